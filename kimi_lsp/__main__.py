@@ -1,0 +1,57 @@
+"""Command line: `kimi-lsp [--stdio | --tcp HOST:PORT] [--engine URL|embedded|none|scripted:PATH] ...`.
+
+stdout carries the protocol (stdio mode): every log line goes to stderr or the --log-file, never stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .engine_host import parse_engine_choice
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kimi-lsp", description="An AI language server for self-hosted MoE code models.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    mode.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="listen for one client on a TCP port")
+    parser.add_argument("--engine", metavar="URL|embedded|none|scripted:PATH",
+                        help="model engine; default: the engine.url setting, else the embedded CPU engine")
+    parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+    parser.add_argument("--version", action="version", version=f"kimi-lsp {__version__}")
+    args = parser.parse_args(argv)
+    if args.engine is not None:
+        try:
+            args.engine = parse_engine_choice(args.engine)
+        except ValueError as error:
+            parser.error(str(error))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .server import build_server  # after logging is set up
+
+    server = build_server(args.engine)
+    if args.tcp:
+        server.start_tcp(*args.tcp)
+    else:
+        server.start_io()
+
+
+if __name__ == "__main__":
+    main()

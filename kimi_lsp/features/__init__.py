@@ -1,0 +1,1 @@
+"""One module per LSP feature. Handlers are recipes: snapshot, compute, convert, return."""

@@ -1,0 +1,21 @@
+"""textDocument/inlineCompletion: ghost text from the model at the cursor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as lsp
+
+from ..convert import inline_list
+from .suggest import suggest
+
+if TYPE_CHECKING:
+    from ..server import KimiLanguageServer
+
+
+async def inline_completion(ls: KimiLanguageServer, params: lsp.InlineCompletionParams) -> lsp.InlineCompletionList | None:
+    if not ls.settings.features.inline_completion:
+        return None
+    snapshot = ls.snapshot(params.text_document.uri, params.position)
+    text = await suggest(ls, snapshot, key=snapshot.uri, single_line=False)
+    return inline_list(text, params.position) if text else None

@@ -1,0 +1,100 @@
+"""The language server: typed state and ONE table of features.
+
+`KimiLanguageServer` holds the settings, the engine host and the open documents' trees; it offers the few
+helpers every handler needs (snapshot a document at a position, tell the client something). Handlers live in
+`features/`, one module per feature, and are registered from `FEATURES` below and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from . import __version__
+from .engine_host import EngineChoice, EngineHost, EngineStatus
+from .features import code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle
+from .settings import Settings
+from .snapshot import UTF16, DocumentSnapshot, LineIndex, Position, PositionError
+from .trees import OpenTrees
+
+log = logging.getLogger(__name__)
+
+STATUS_NOTIFICATION = "kimi/status"
+
+
+@dataclass(slots=True, frozen=True)
+class Feature:
+    method: str
+    handler: Callable[..., Any]
+    options: Any = None
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(lsp.INITIALIZE, lifecycle.initialize),
+    Feature(lsp.INITIALIZED, lifecycle.initialized),
+    Feature(lsp.SHUTDOWN, lifecycle.shutdown),
+    Feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION, lifecycle.did_change_configuration),
+    Feature(lsp.TEXT_DOCUMENT_DID_OPEN, documents.did_open),
+    Feature(lsp.TEXT_DOCUMENT_DID_CHANGE, documents.did_change),
+    Feature(lsp.TEXT_DOCUMENT_DID_CLOSE, documents.did_close),
+    Feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion.inline_completion, lsp.InlineCompletionOptions()),
+    Feature(lsp.TEXT_DOCUMENT_COMPLETION, completion.completion, completion.OPTIONS),
+    Feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, diagnostics.pull_diagnostics, diagnostics.OPTIONS),
+    Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, code_actions.code_actions, code_actions.OPTIONS),
+    Feature(lsp.CODE_ACTION_RESOLVE, code_actions.resolve_code_action),
+)
+
+
+class KimiLanguageServer(LanguageServer):
+    def __init__(self, engine_choice: EngineChoice | None = None) -> None:
+        super().__init__("kimi-lsp", __version__)
+        self.engine_choice = engine_choice  # None: from settings (engine.url), else embedded
+        self.settings = Settings()
+        self.engines = EngineHost(self.send_status)
+        self.trees = OpenTrees()
+        self.background: set[Any] = set()  # tasks the server owns (engine boot...), kept alive until done
+
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or UTF16)
+
+    def document(self, uri: str) -> TextDocument:
+        """An open document. Raises InvalidParams for a URI the client has not opened."""
+        document: TextDocument | None = self.workspace.text_documents.get(uri)
+        if document is None:
+            raise JsonRpcInvalidParams(f"document not open: {uri}")
+        return document
+
+    def snapshot(self, uri: str, position: lsp.Position) -> DocumentSnapshot:
+        """The document with the cursor at `position`. Raises InvalidParams for impossible positions."""
+        document = self.document(uri)
+        text = document.source
+        try:
+            offset = LineIndex.of(text, self.encoding).offset(Position(position.line, position.character))
+        except PositionError as error:
+            raise JsonRpcInvalidParams(f"{uri}: {error}") from None
+        return DocumentSnapshot(uri, document.language_id or "", document.version or 0, text, offset)
+
+    def send_status(self, status: EngineStatus) -> None:
+        if getattr(self.protocol, "transport", None) is not None:
+            self.protocol.notify(STATUS_NOTIFICATION, status.to_json())
+
+    def tell(self, message: str, kind: lsp.MessageType = lsp.MessageType.Warning) -> None:
+        log.log(logging.ERROR if kind == lsp.MessageType.Error else logging.WARNING, "%s", message)
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=f"kimi-lsp: {message}"))
+
+
+def build_server(engine_choice: EngineChoice | None = None) -> KimiLanguageServer:
+    server = KimiLanguageServer(engine_choice)
+    for feature in FEATURES:
+        server.feature(feature.method, feature.options)(feature.handler)
+    for name, handler in commands.COMMANDS.items():
+        server.command(name)(handler)
+    return server

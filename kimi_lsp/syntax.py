@@ -1,0 +1,77 @@
+"""Syntax facts from tree-sitter trees: errors and the names a file defines.
+
+Pure functions over a parsed tree (no parsing state, no LSP types): `syntax_problems` finds ERROR and MISSING
+nodes (outermost only, capped), `count_errors` scores a text for post-processing, and `local_definitions`
+lists the names defined in a file for completion. Positions are tree-sitter points: (row, utf-8 byte column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node, Tree
+
+from .index.languages import LanguageSpec, new_parser
+
+MAX_PROBLEMS = 50
+
+
+@dataclass(slots=True, frozen=True)
+class SyntaxProblem:
+    start: tuple[int, int]
+    end: tuple[int, int]
+    message: str
+
+
+@dataclass(slots=True, frozen=True)
+class LocalDefinition:
+    name: str
+    kind: str  # the tree-sitter node type, e.g. function_definition
+    row: int
+
+
+def parse(spec: LanguageSpec, text: str) -> Tree:
+    return new_parser(spec).parse(text.encode("utf-8", "surrogatepass"))
+
+
+def _describe(node: Node) -> str:
+    if node.is_missing:
+        return f"Syntax error: missing {node.type!r}"
+    snippet = (node.text or b"").decode("utf-8", "replace").strip().splitlines()
+    near = f" near {snippet[0][:40]!r}" if snippet else ""
+    return f"Syntax error: unexpected input{near}"
+
+
+def syntax_problems(tree: Tree, limit: int = MAX_PROBLEMS) -> tuple[SyntaxProblem, ...]:
+    """ERROR and MISSING nodes in document order; nested errors are reported once, by the outermost."""
+    if not tree.root_node.has_error:
+        return ()
+    problems: list[SyntaxProblem] = []
+    stack = [tree.root_node]
+    while stack and len(problems) < limit:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            problems.append(SyntaxProblem(node.start_point, node.end_point, _describe(node)))
+            continue
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return tuple(problems)
+
+
+def count_errors(spec: LanguageSpec, text: str) -> int:
+    return len(syntax_problems(parse(spec, text)))
+
+
+def local_definitions(tree: Tree, limit: int = 2_000) -> tuple[LocalDefinition, ...]:
+    """Named definitions anywhere in the file: nodes whose type names a definition or declaration and that
+    have a `name` field. Grammar-agnostic, so it works for every registered language."""
+    found: list[LocalDefinition] = []
+    stack = [tree.root_node]
+    while stack and len(found) < limit:
+        node = stack.pop()
+        if node.type.endswith(("definition", "declaration", "declarator", "item", "spec")):
+            name = node.child_by_field_name("name")
+            if name is not None and name.text:
+                found.append(LocalDefinition(name.text.decode("utf-8", "replace"), node.type, node.start_point[0]))
+        stack.extend(reversed(node.children))
+    return tuple(found)

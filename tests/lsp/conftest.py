@@ -1,0 +1,91 @@
+"""End-to-end fixtures: the real server over stdio, driven by pytest-lsp with recorded client capabilities,
+talking to a scripted engine whose requests and aborts are recorded to a file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+# Recorded capabilities: VS Code 1.65 negotiates utf-16 and takes pushed diagnostics;
+# Neovim 0.11 negotiates utf-8 and pulls diagnostics.
+CLIENTS = ("visual-studio-code", "neovim")
+
+SCRIPT: dict[str, Any] = {
+    "responses": [
+        {"contains": "# case: slow", "text": "x = 1\n" * 50, "delay_ms": 150},
+        {"contains": "# case: fix", "text": "def broken():\n"},
+        {"contains": "# case: add", "text": "return a + b\n\ndef unrelated():\n    pass\n"},
+        {"contains": "# case: emoji", "text": "len(s)"},
+        {"contains": "# case: complete", "text": "al_count"},
+    ],
+    "default": "",
+}
+
+
+def capabilities(name: str) -> lsp.ClientCapabilities:
+    return client_capabilities(name)
+
+
+@dataclass
+class Session:
+    client: LanguageClient
+    root: Path
+    record: Path
+    client_name: str
+    capabilities: lsp.ServerCapabilities
+
+    @property
+    def pulls_diagnostics(self) -> bool:
+        text_document = capabilities(self.client_name).text_document
+        return text_document is not None and text_document.diagnostic is not None
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        if not self.record.exists():
+            return []
+        rows = [json.loads(line) for line in self.record.read_text().splitlines()]
+        return [r for r in rows if event is None or r["event"] == event]
+
+    def open(self, name: str, text: str, language_id: str = "python") -> str:
+        uri = (self.root / name).as_uri()
+        self.client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
+        )
+        return uri
+
+
+async def start_session(tmp_path: Path, client_name: str, init_options: dict[str, Any] | None = None,
+                        engine: str | None = None) -> tuple[LanguageClient, Session]:
+    record = tmp_path / "engine-record.jsonl"
+    script = tmp_path / "engine.json"
+    script.write_text(json.dumps({**SCRIPT, "record": str(record)}))
+    root = tmp_path / "workspace"
+    root.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "kimi_lsp", "--stdio", "--engine", engine or f"scripted:{script}"]
+    client = await ClientServerConfig(server_command=command).start()
+    assert isinstance(client, LanguageClient)
+    result = await client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=capabilities(client_name),
+            root_uri=root.as_uri(),
+            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="workspace")],
+            initialization_options={"debounceMs": 0, **(init_options or {})},
+        )
+    )
+    return client, Session(client, root, record, client_name, result.capabilities)
+
+
+@pytest_asyncio.fixture(params=CLIENTS)
+async def session(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Session]:
+    client, session = await start_session(tmp_path, request.param)
+    yield session
+    await client.shutdown_session()
+    await client.stop()

@@ -1,0 +1,167 @@
+--- kimi-lsp for Neovim: registers the `kimi` server with vim.lsp.config/vim.lsp.enable, turns on
+--- inline completion (ghost text, Neovim 0.12+) and popup completion, keeps the last `kimi/status`
+--- and offers the :Kimi* commands. Needs Neovim 0.11+. Usage: require('kimi').setup({ ... }).
+local M = {}
+
+M.filetypes = { 'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java',
+  'c', 'cpp' }
+
+--- Defaults of setup(); `settings` mirrors the server's settings tree (initializationOptions).
+M.defaults = {
+  cmd = nil, -- default: { 'kimi-lsp' }, or { python, '-m', 'kimi_lsp' } when `python` is set
+  python = nil,
+  filetypes = M.filetypes,
+  root_markers = { '.git', 'pyproject.toml', 'package.json', 'go.mod', 'Cargo.toml', 'pom.xml' },
+  settings = {
+    engine = { url = vim.NIL, apiKey = vim.NIL, timeoutMs = 10000 },
+    model = { profile = 'kimi-tiny', maxTokens = 64, temperature = 0.0 },
+    debounceMs = 20,
+    features = { inlineCompletion = true, completion = true, diagnostics = true, codeActions = true },
+    exclude = {},
+  },
+  inline = { enabled = true, accept_key = '<Tab>' }, -- ghost text, Neovim 0.12+
+  -- popup menu (vim.lsp.completion); completeopt is set for the attached buffers unless false
+  completion = { enabled = true, autotrigger = true, completeopt = 'menu,menuone,noinsert' },
+}
+
+M.config = vim.deepcopy(M.defaults)
+M.status = { engine = 'off', latencyMs = vim.NIL, cacheRatio = vim.NIL, message = '' }
+
+function M.has_inline_completion()
+  return vim.lsp.inline_completion ~= nil
+end
+
+local function server_cmd(config)
+  if config.cmd then
+    return config.cmd
+  end
+  if config.python then
+    return { config.python, '-m', 'kimi_lsp' }
+  end
+  return { 'kimi-lsp' }
+end
+
+local function on_status(_, params)
+  M.status = params
+  vim.api.nvim_exec_autocmds('User', { pattern = 'KimiStatus', modeline = false, data = params })
+end
+
+--- Accept the ghost text if one is shown, else type the key itself.
+local function accept_or_key(key)
+  return function()
+    if vim.lsp.inline_completion.get() then
+      return ''
+    end
+    return vim.api.nvim_replace_termcodes(key, true, false, true)
+  end
+end
+
+local function on_attach(client, bufnr)
+  local cfg = M.config
+  if cfg.inline.enabled and M.has_inline_completion() then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    if cfg.inline.accept_key then
+      vim.keymap.set('i', cfg.inline.accept_key, accept_or_key(cfg.inline.accept_key),
+        { buffer = bufnr, expr = true, replace_keycodes = false, desc = 'kimi: accept inline completion' })
+    end
+  end
+  if cfg.completion.enabled then
+    if cfg.completion.completeopt then
+      vim.bo[bufnr].completeopt = cfg.completion.completeopt
+    end
+    vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = cfg.completion.autotrigger })
+  end
+end
+
+function M.clients()
+  return vim.lsp.get_clients({ name = 'kimi' })
+end
+
+--- One line for a statusline: `kimi: ready 42ms cache 87%`.
+function M.statusline()
+  local s = M.status
+  local parts = { 'kimi: ' .. (s.engine or 'off') }
+  if type(s.latencyMs) == 'number' then
+    parts[#parts + 1] = string.format('%dms', math.floor(s.latencyMs + 0.5))
+  end
+  if type(s.cacheRatio) == 'number' then
+    parts[#parts + 1] = string.format('cache %d%%', math.floor(s.cacheRatio * 100 + 0.5))
+  end
+  return table.concat(parts, ' ')
+end
+
+function M.notify_settings()
+  for _, client in ipairs(M.clients()) do
+    client.settings = { kimi = M.config.settings }
+    client:notify('workspace/didChangeConfiguration', { settings = client.settings })
+  end
+end
+
+function M.toggle_inline()
+  local features = M.config.settings.features
+  features.inlineCompletion = not features.inlineCompletion
+  M.config.inline.enabled = features.inlineCompletion
+  if M.has_inline_completion() then
+    vim.lsp.inline_completion.enable(features.inlineCompletion)
+  end
+  M.notify_settings()
+  vim.notify('kimi: inline suggestions ' .. (features.inlineCompletion and 'on' or 'off'))
+end
+
+function M.reindex()
+  for _, client in ipairs(M.clients()) do
+    client:request('workspace/executeCommand', { command = 'kimi.reindex', arguments = {} }, function(err)
+      if err then
+        vim.notify('kimi: reindex failed: ' .. err.message, vim.log.levels.ERROR)
+      end
+    end)
+  end
+end
+
+function M.restart()
+  vim.lsp.enable('kimi', false)
+  for _, client in ipairs(M.clients()) do
+    client:stop(true)
+  end
+  vim.defer_fn(function()
+    vim.lsp.enable('kimi')
+  end, 500)
+end
+
+local function create_commands()
+  local cmds = {
+    KimiRestart = M.restart,
+    KimiReindex = M.reindex,
+    KimiToggleInline = M.toggle_inline,
+    KimiStatus = function()
+      print(M.statusline() .. (M.status.message ~= '' and (' - ' .. tostring(M.status.message)) or ''))
+    end,
+    KimiLog = function()
+      vim.cmd.tabnew(vim.lsp.log.get_filename())
+    end,
+  }
+  for name, fn in pairs(cmds) do
+    vim.api.nvim_create_user_command(name, function()
+      fn()
+    end, { desc = 'kimi-lsp' })
+  end
+end
+
+--- Register and enable the `kimi` language server. `opts` is deep-merged into M.defaults.
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  local cfg = M.config
+  vim.lsp.config('kimi', {
+    cmd = server_cmd(cfg),
+    filetypes = cfg.filetypes,
+    root_markers = cfg.root_markers,
+    init_options = cfg.settings,
+    settings = { kimi = cfg.settings },
+    handlers = { ['kimi/status'] = on_status },
+    on_attach = on_attach,
+  })
+  vim.lsp.enable('kimi')
+  create_commands()
+end
+
+return M

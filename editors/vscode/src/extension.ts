@@ -1,0 +1,94 @@
+// Entry point: starts the kimi-lsp client, keeps its settings in sync and registers the commands.
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+} from 'vscode-languageclient/node';
+import { serverExecutable, serverSettings } from './settings';
+import { KimiStatus, StatusItem } from './status';
+
+const LANGUAGES = ['python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java', 'c', 'cpp'];
+
+let client: LanguageClient | undefined;
+
+function createClient(output: vscode.LogOutputChannel, status: StatusItem): LanguageClient {
+  const executable = serverExecutable();
+  const serverOptions: ServerOptions = { run: executable, debug: executable };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
+    initializationOptions: serverSettings(),
+    outputChannel: output,
+    traceOutputChannel: output,
+    middleware: {
+      workspace: {
+        // Answer workspace/configuration pulls for "kimi" with the server's tree (no client-only keys).
+        configuration: (params) =>
+          params.items.map((item) => (item.section === 'kimi' ? serverSettings() : null)),
+      },
+    },
+  };
+  const created = new LanguageClient('kimi', 'Kimi LSP', serverOptions, clientOptions);
+  created.onNotification('kimi/status', (params: KimiStatus) => status.update(params));
+  return created;
+}
+
+async function start(output: vscode.LogOutputChannel, status: StatusItem): Promise<void> {
+  client = createClient(output, status);
+  try {
+    await client.start();
+  } catch (error) {
+    status.update({ engine: 'down', latencyMs: null, cacheRatio: null, message: `server failed to start: ${error}` });
+    output.error(`kimi-lsp failed to start: ${error}`);
+  }
+}
+
+async function stop(): Promise<void> {
+  const running = client;
+  client = undefined;
+  if (running !== undefined) {
+    await running.stop();
+  }
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('Kimi LSP', { log: true });
+  const status = new StatusItem();
+  context.subscriptions.push(output, status);
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('kimi.restartServer', async () => {
+      await stop();
+      await start(output, status);
+    }),
+    vscode.commands.registerCommand('kimi.reindexWorkspace', async () => {
+      await client?.sendRequest(ExecuteCommandRequest.type, { command: 'kimi.reindex', arguments: [] });
+    }),
+    vscode.commands.registerCommand('kimi.toggleInlineSuggestions', async () => {
+      const cfg = vscode.workspace.getConfiguration('kimi');
+      const enabled = cfg.get<boolean>('features.inlineCompletion', true);
+      await cfg.update('features.inlineCompletion', !enabled, vscode.ConfigurationTarget.Global);
+      vscode.window.setStatusBarMessage(`Kimi inline suggestions ${enabled ? 'off' : 'on'}`, 3000);
+    }),
+    vscode.commands.registerCommand('kimi.showLog', () => output.show(true)),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (!event.affectsConfiguration('kimi')) {
+        return;
+      }
+      status.render();
+      if (event.affectsConfiguration('kimi.server')) {
+        await stop();
+        await start(output, status);
+      } else if (client?.isRunning()) {
+        await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { kimi: serverSettings() } });
+      }
+    }),
+  );
+  await start(output, status);
+}
+
+export async function deactivate(): Promise<void> {
+  await stop();
+}

@@ -1,0 +1,138 @@
+"""The Neovim plugin (editors/neovim) in real Neovim, driven over msgpack-rpc with pynvim:
+0.11.4 shows popup completion, diagnostics and applies the quick fix; 0.12.4 shows ghost text
+(inline completion) and accepts it with <Tab>."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+try:
+    import pynvim
+except ImportError:  # a missing client fails the test (see conftest.require)
+    pynvim = None
+
+from .conftest import (BROKEN_LINE, FIXED_LINE, NEOVIM_PLUGIN, NVIM_011, NVIM_012, SID_ROOT, Processes, require,
+                       server_command, wait_for)
+
+pytestmark = pytest.mark.editors
+
+SETUP_LUA = """
+local plugin, cmd = ...
+vim.opt.runtimepath:prepend(plugin)
+vim.opt.swapfile = false
+require('kimi').setup({ cmd = cmd, settings = { debounceMs = 0 } })
+"""
+
+
+def nvim_env(binary: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    if binary == NVIM_012:
+        lib = SID_ROOT / "usr" / "lib" / "x86_64-linux-gnu"
+        env["VIMRUNTIME"] = str(SID_ROOT / "usr" / "share" / "nvim" / "runtime")
+        env["LUA_CPATH"] = f"{lib}/lua/5.1/?.so;;"
+    return env
+
+
+@pytest.fixture
+def nvim_for(processes: Processes, tmp_path: Path, workspace: Path, engine_json: Path) -> Iterator[object]:
+    if pynvim is None:
+        require(Path("pynvim (python package)"))
+    sessions = []
+
+    def start(binary: Path):  # -> pynvim.Nvim
+        require(binary)
+        sock = tmp_path / f"nvim-{len(sessions)}.sock"
+        processes.start([str(binary), "--headless", "--clean", "--listen", str(sock)], cwd=workspace,
+                        env=nvim_env(binary), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        wait_for(sock.exists, 20, "nvim to listen")
+        nvim = pynvim.attach("socket", path=str(sock))
+        sessions.append(nvim)
+        nvim.exec_lua(SETUP_LUA, str(NEOVIM_PLUGIN), server_command(engine_json))
+        nvim.command("edit main.py")
+        wait_for(lambda: nvim.exec_lua("return #vim.lsp.get_clients({bufnr = 0, name = 'kimi'})"), 30,
+                 "the kimi client to attach")
+        return nvim
+
+    yield start
+    for nvim in sessions:
+        try:
+            nvim.command("qa!", async_=True)
+            nvim.close()
+        except (OSError, EOFError, RuntimeError):
+            pass
+
+
+def line(nvim, number: int) -> str:
+    return nvim.current.buffer[number - 1]
+
+
+def test_neovim_011_completion_diagnostics_code_action(nvim_for) -> None:
+    nvim = nvim_for(NVIM_011)
+    assert nvim.exec_lua("return vim.version().minor") == 11
+
+    # Diagnostics: a syntax error from source kimi-lsp on the broken line.
+    diags = wait_for(lambda: nvim.exec_lua("return vim.diagnostic.get(0)"), 30, "diagnostics")
+    assert any(d.get("source") == "kimi-lsp" for d in diags)
+    error_line = min(d["lnum"] for d in diags)
+    assert BROKEN_LINE in line(nvim, error_line + 1) or BROKEN_LINE in line(nvim, error_line)
+
+    # Code action: apply "Fix syntax error with Kimi" (resolved lazily by the server).
+    nvim.current.window.cursor = (error_line + 1, 0)
+    nvim.exec_lua("""vim.lsp.buf.code_action({ apply = true,
+        filter = function(a) return a.title == 'Fix syntax error with Kimi' end })""")
+    wait_for(lambda: FIXED_LINE in nvim.current.buffer[:], 30, "the quick fix to be applied")
+    wait_for(lambda: not nvim.exec_lua("return vim.diagnostic.get(0)"), 30, "diagnostics to clear")
+
+    # Popup completion: the menu lists the file's symbols; <C-y> inserts the selected one.
+    nvim.current.buffer.append("")
+    nvim.input("GA")
+    nvim.input("total = gr")
+    wait_for(lambda: nvim.eval("mode()") == "i" and line(nvim, len(nvim.current.buffer)) == "total = gr", 10,
+             "typed text")
+    nvim.input("<Cmd>lua vim.lsp.completion.get()<CR>")
+    wait_for(lambda: nvim.eval("pumvisible()"), 30, "the completion popup")
+    words = [item["word"] for item in nvim.eval("complete_info(['items']).items")]
+    assert "greet" in words
+    while nvim.eval("complete_info(['selected']).selected") != words.index("greet"):
+        nvim.input("<C-n>")
+        time.sleep(0.05)
+    nvim.input("<C-y>")
+    wait_for(lambda: line(nvim, len(nvim.current.buffer)).startswith("total = greet"), 10, "the accepted item")
+
+
+def test_neovim_012_inline_completion(nvim_for) -> None:
+    nvim = nvim_for(NVIM_012)
+    assert nvim.exec_lua("return vim.version().minor") == 12
+    assert nvim.exec_lua("return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })")
+
+    nvim.current.buffer.append("")
+    nvim.input("GA")
+    nvim.input("total = add")
+
+    def ghost_text() -> str:
+        marks = nvim.exec_lua("""
+            local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
+            return vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })""")
+        chunks = [chunk[0] for mark in marks for chunk in mark[3].get("virt_text", [])]
+        return "".join(chunks)
+
+    shown = wait_for(ghost_text, 30, "ghost text")
+    assert shown == "(1, 2)"
+    nvim.input("<Tab>")
+    wait_for(lambda: line(nvim, len(nvim.current.buffer)) == "total = add(1, 2)", 10, "the accepted ghost text")
+    assert not ghost_text()
+
+
+def test_neovim_checkhealth(nvim_for) -> None:
+    nvim = nvim_for(NVIM_011)
+    nvim.command("checkhealth kimi")
+    report = "\n".join(nvim.current.buffer[:])
+    assert "kimi-lsp: server" in report
+    assert "OK command:" in report
+    assert "server provides completionProvider" in report
+    assert "ERROR" not in report

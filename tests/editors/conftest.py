@@ -46,6 +46,7 @@ def broken(x:
 '''
 BROKEN_LINE = "def broken(x:"
 FIXED_LINE = "def broken(x):"
+FIX_HOLE = 'return "hello " + name\n\n\n<|fim_'
 
 
 def require(*paths: Path) -> None:
@@ -72,14 +73,16 @@ def server_command(engine_json: Path) -> list[str]:
 
 
 def default_responses() -> list[dict[str, object]]:
-    """Scripted engine answers shared by every editor test (first `contains` match wins)."""
+    """Scripted engine answers shared by every editor test (first `contains` match wins).
+
+    Prompts are fill-in-the-middle: the text before the cursor is followed by a FIM token in either
+    order (prefix-suffix-middle or suffix-prefix-middle), so `...<|fim_` marks "the cursor is here"."""
     return [
         # Inline completion after `total = ad` and after `total = add`.
-        {"contains": "total = add<|fim_suffix|>", "text": "(1, 2)"},
-        {"contains": "total = ad<|fim_suffix|>", "text": "d(1, 2)"},
-        # Quick fix: the model rewrites the broken line(s).
-        {"contains": BROKEN_LINE, "text": "def broken(x):\n    return x\n"},
-        {"contains": "<|fim_suffix|>", "text": ""},
+        {"contains": "total = add<|fim_", "text": "(1, 2)"},
+        {"contains": "total = ad<|fim_", "text": "d(1, 2)"},
+        # Quick fix: the broken lines become the hole, right after greet()'s body.
+        {"contains": FIX_HOLE, "text": "def broken(x):\n    return x\n"},
     ]
 
 

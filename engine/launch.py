@@ -1,0 +1,250 @@
+"""Build and run SGLang server command lines from named profiles.
+
+Owns: `EngineConfig` (one frozen dataclass, fields 1:1 with `python -m engine` flags), the profiles
+(`cpu-tiny`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`), `EngineProcess` (start in its own process group,
+wait for /health, stop the whole group, clean its /dev/shm files) and `free_port`. Building a command is
+pure; only EngineProcess touches processes. Must not import sglang or torch (the server does, in its own
+process), so kimi_lsp and tests can import this module cheaply.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ENGINE_DIR = Path(__file__).resolve().parent
+TINY_MODEL_DIR = ENGINE_DIR / "models" / "kimi-tiny"
+CPU_KERNEL_DIR = ENGINE_DIR / "cpu"
+SHM_DIR = Path("/dev/shm")
+
+
+@dataclass(slots=True, frozen=True)
+class EngineConfig:
+    """Every field is one `python -m engine` flag (`model_path` <-> `--model-path`)."""
+
+    profile: str = "cpu-tiny"
+    host: str = "127.0.0.1"
+    port: int = 30000
+    model_path: str | None = None  # None: the profile's default model
+    dist_init_addr: str | None = None  # HOST:PORT of node 0 (multi-node profiles)
+    node_rank: int = 0
+    python: str = sys.executable  # interpreter that has sglang installed
+    log_file: str | None = None  # None: a temporary file
+    startup_timeout: float = 300.0  # seconds to wait for /health
+    print_command: bool = False
+    extra_args: tuple[str, ...] = ()  # appended verbatim (after `--` on the command line)
+
+
+@dataclass(slots=True, frozen=True)
+class Profile:
+    name: str
+    description: str
+    default_model: str | None
+    flags: Callable[[EngineConfig], list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+    pythonpath: tuple[str, ...] = ()
+
+
+class EngineError(RuntimeError):
+    """The engine could not be configured, started or reached."""
+
+
+def _common_flags(cfg: EngineConfig) -> list[str]:
+    """Always on: radix cache (SGLang's default; never --disable-radix-cache), prefix-aware scheduling,
+    cache report, metrics, and an explicit host (127.0.0.1 unless told otherwise)."""
+    return ["--schedule-policy", "lpm", "--enable-cache-report", "--enable-metrics",
+            "--constrained-json-disable-any-whitespace", "--host", cfg.host, "--port", str(cfg.port)]
+
+
+def _cpu_tiny(cfg: EngineConfig) -> list[str]:
+    return ["--device", "cpu", "--attention-backend", "torch_native",
+            "--cuda-graph-backend-decode", "disabled", "--cuda-graph-backend-prefill", "disabled",
+            "--max-total-tokens", "8192", "--sleep-on-idle", "--skip-server-warmup",
+            "--served-model-name", "kimi-tiny"]
+
+
+def _gpu_small(cfg: EngineConfig) -> list[str]:
+    return ["--tp-size", "1", "--mem-fraction-static", "0.85"]
+
+
+def _require_dist(cfg: EngineConfig) -> str:
+    if not cfg.dist_init_addr:
+        raise EngineError(f"profile {cfg.profile} needs --dist-init-addr HOST:PORT (node 0's address)")
+    return cfg.dist_init_addr
+
+
+def _kimi_k2(cfg: EngineConfig) -> list[str]:
+    return ["--tp-size", "16", "--dist-init-addr", _require_dist(cfg), "--nnodes", "2",
+            "--node-rank", str(cfg.node_rank), "--trust-remote-code", "--tool-call-parser", "kimi_k2"]
+
+
+def _kimi_k2_dp_ep(cfg: EngineConfig) -> list[str]:
+    return _kimi_k2(cfg) + ["--dp-size", "16", "--enable-dp-attention", "--ep-size", "16",
+                            "--moe-a2a-backend", "deepep", "--deepep-mode", "auto",
+                            "--enable-eplb", "--ep-num-redundant-experts", "32"]
+
+
+_OFFLINE = {"HF_HUB_OFFLINE": "1"}
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile("cpu-tiny", "the tiny MoE model on the CPU (tests, demo)", str(TINY_MODEL_DIR), _cpu_tiny,
+            env={**_OFFLINE, "SGLANG_USE_CPU_ENGINE": "1", "SGLANG_NATIVE_MOVE_KV_CACHE": "1"},
+            pythonpath=(str(CPU_KERNEL_DIR),)),
+    Profile("gpu-small", "one GPU, any local MoE checkpoint (--model-path)", None, _gpu_small, env=_OFFLINE),
+    Profile("kimi-k2", "Kimi K2, 2 nodes x 8 H200, tensor parallel 16", "moonshotai/Kimi-K2-Instruct",
+            _kimi_k2),
+    Profile("kimi-k2-dp-ep", "Kimi K2, 2 nodes x 8 H200, DP attention + DeepEP all-to-all + EPLB",
+            "moonshotai/Kimi-K2-Instruct", _kimi_k2_dp_ep),
+)}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise EngineError(f"unknown engine profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+def build_command(cfg: EngineConfig) -> list[str]:
+    """The full argv that starts SGLang for `cfg` (pure)."""
+    profile = get_profile(cfg.profile)
+    model = cfg.model_path or profile.default_model
+    if not model:
+        raise EngineError(f"profile {cfg.profile} needs --model-path (a local checkpoint directory)")
+    return [cfg.python, "-m", "sglang.launch_server", "--model-path", model,
+            *profile.flags(cfg), *_common_flags(cfg), *cfg.extra_args]
+
+
+def build_env(cfg: EngineConfig, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The engine process's environment: `base` (default os.environ) plus the profile's variables."""
+    profile = get_profile(cfg.profile)
+    env = dict(os.environ if base is None else base)
+    env.update(profile.env)
+    if profile.pythonpath:
+        parts = [*profile.pythonpath, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on `host` a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _shm_files() -> set[Path]:
+    return set(SHM_DIR.glob("sglang_*")) if SHM_DIR.is_dir() else set()
+
+
+class EngineProcess:
+    """One SGLang server process group. Not thread-safe; use as a context manager or start()/stop().
+
+    start() returns at once; wait_ready() blocks until GET /health answers 200 (or raises EngineError
+    naming the log file); stop() ends the whole process group and removes the /dev/shm/sglang_* files
+    that appeared while it ran.
+    """
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.command = build_command(config)
+        self.log_path = Path(config.log_file) if config.log_file else Path(
+            tempfile.mkstemp(prefix="kimi-engine-", suffix=".log")[1])
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._shm_before: set[Path] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> None:
+        if self._proc is not None:
+            raise EngineError("engine already started")
+        self._shm_before = _shm_files()
+        self._log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(self.command, env=build_env(self.config), stdin=subprocess.DEVNULL,
+                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def health(self, timeout: float = 2.0) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/health", timeout=timeout) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout: float | None = None) -> float:
+        """Block until /health answers; return the seconds waited. Raises EngineError on exit or timeout."""
+        if self._proc is None:
+            raise EngineError("engine not started")
+        limit = self.config.startup_timeout if timeout is None else timeout
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            if self._proc.poll() is not None:
+                raise EngineError(f"engine exited with code {self._proc.returncode} before it was ready; "
+                                  f"see {self.log_path}\n{self.log_tail()}")
+            if self.health():
+                return time.monotonic() - t0
+            time.sleep(0.5)
+        raise EngineError(f"engine not ready after {limit:.0f}s; see {self.log_path}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        """SIGTERM the process group, SIGKILL it after `grace` seconds; returns the exit code."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=grace)
+            _signal_group(proc.pid, signal.SIGKILL)  # children that outlived the launcher
+        finally:
+            if self._log:
+                self._log.close()
+            self._remove_shm()
+        return proc.returncode
+
+    def _remove_shm(self) -> None:
+        for path in _shm_files() - self._shm_before:
+            path.unlink(missing_ok=True)
+
+    def __enter__(self) -> EngineProcess:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass

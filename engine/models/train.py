@@ -1,0 +1,171 @@
+"""Train the tiny Qwen3-MoE code model on the CPython standard library (CPU, seeded, time-budgeted).
+
+    python -m engine.models.train --minutes 30 --out engine/models/kimi-tiny
+
+The run is reproducible: the seed fixes tokenizer, init and data order; the number of optimizer steps is
+derived from the time budget after a short measurement and written to train_log.json, and
+`--steps N` replays exactly that schedule without a time budget. Writes safetensors weights, config,
+generation config, tokenizer files and train_log.json into --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+
+from engine.models.corpus import EOS, iter_sources, training_texts
+from engine.models.tokenizer import save_tokenizer, train_tokenizer
+
+
+@dataclass(slots=True, frozen=True)
+class TrainConfig:
+    minutes: float = 30.0
+    steps: int = 0  # >0: fixed number of steps (replay), ignores --minutes
+    seed: int = 1234
+    vocab_size: int = 6144
+    hidden_size: int = 192
+    num_layers: int = 3
+    num_heads: int = 6
+    num_kv_heads: int = 2
+    head_dim: int = 32
+    num_experts: int = 8
+    experts_per_token: int = 2
+    moe_intermediate_size: int = 256
+    seq_len: int = 512
+    batch_size: int = 8
+    lr: float = 3e-3
+    warmup_steps: int = 60
+    fim_rate: float = 0.5
+    threads: int = 2
+    out: str = "engine/models/kimi-tiny"
+
+
+def model_config(cfg: TrainConfig, eos_id: int) -> Qwen3MoeConfig:
+    return Qwen3MoeConfig(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.moe_intermediate_size * 2,
+        moe_intermediate_size=cfg.moe_intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads,
+        head_dim=cfg.head_dim,
+        num_experts=cfg.num_experts,
+        num_experts_per_tok=cfg.experts_per_token,
+        decoder_sparse_step=1,
+        mlp_only_layers=[],
+        norm_topk_prob=True,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        output_router_logits=True,
+        router_aux_loss_coef=0.01,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+    )
+
+
+def epoch_rows(tok, files, cfg: TrainConfig, epoch: int) -> torch.Tensor:
+    """Token rows [N, seq_len] of one pass: fresh FIM draws and order per epoch, packed back to back."""
+    texts = training_texts(files, seed=cfg.seed * 1000 + epoch, fim_rate=cfg.fim_rate, max_chars=cfg.seq_len * 4)
+    ids = [i for enc in tok.encode_batch(texts) for i in enc.ids]
+    n = len(ids) // cfg.seq_len
+    return torch.tensor(ids[: n * cfg.seq_len], dtype=torch.long).view(n, cfg.seq_len)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def batches(tok, files, cfg: TrainConfig):
+    """Endless (epoch, batch [B, T]) stream in a seeded order."""
+    epoch = 0
+    while True:
+        rows = epoch_rows(tok, files, cfg, epoch)
+        order = torch.randperm(rows.shape[0], generator=torch.Generator().manual_seed(cfg.seed + epoch))
+        for i in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
+            yield epoch, rows[order[i : i + cfg.batch_size]]
+        epoch += 1
+
+
+def train(cfg: TrainConfig) -> dict:
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    files = list(iter_sources(held_out=False))
+    tok = train_tokenizer(files, cfg.vocab_size)
+    save_tokenizer(tok, out, model_max_length=4096)
+    eos_id = tok.token_to_id(EOS)
+    print(f"tokenizer: {tok.get_vocab_size()} tokens, {len(files)} files, {time.monotonic() - t0:.0f}s", flush=True)
+
+    model = Qwen3MoeForCausalLM(model_config(cfg, eos_id))
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    budget_s = cfg.minutes * 60
+    total = cfg.steps or 10**9
+    train_start = time.monotonic()
+    losses: list[float] = []
+    step, epoch, t10 = 0, 0, 0.0
+    model.train()
+    for epoch, batch in batches(tok, files, cfg):
+        if step >= total:
+            break
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, total, cfg)
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        elapsed = time.monotonic() - train_start
+        if step == 10:
+            t10 = elapsed
+        if not cfg.steps and step == cfg.warmup_steps:  # the schedule depends on `total` only after warmup
+            per_step = (elapsed - t10) / (step - 10)
+            total = max(step + 1, step + int((budget_s - elapsed) / per_step))
+            print(f"budget {cfg.minutes} min -> {total} steps ({per_step:.2f} s/step)", flush=True)
+        if step % 20 == 0:
+            avg = sum(losses[-20:]) / 20
+            print(f"step {step}/{total} epoch {epoch} loss {avg:.3f} lr {lr_at(step, total, cfg):.2e} "
+                  f"{elapsed:.0f}s", flush=True)
+        if not cfg.steps and elapsed > budget_s * 1.25:
+            print("hard time limit reached", flush=True)
+            break
+    train_s = time.monotonic() - train_start
+    model.config.output_router_logits = False
+    model.to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
+    log = {"config": asdict(cfg), "steps": step, "planned_steps": total, "epochs_started": epoch + 1,
+           "tokens": step * cfg.batch_size * cfg.seq_len, "train_seconds": round(train_s),
+           "total_seconds": round(time.monotonic() - t0), "params": n_params,
+           "final_loss": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
+           "torch": torch.__version__, "replay": f"--steps {step} --seed {cfg.seed}"}
+    (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
+    return log
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = TrainConfig()
+    for name, value in asdict(defaults).items():
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    return TrainConfig(**vars(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    print(json.dumps(train(parse_args()), indent=2))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import PurePath
+import os.path
 
 from tree_sitter import Language, Parser
 
@@ -42,7 +42,7 @@ _BY_NAME = {spec.name: spec for spec in LANGUAGES}
 
 def spec_for_path(path: str) -> LanguageSpec | None:
     """The language of a file path (or URI path) by its extension, or None when we do not parse it."""
-    return _BY_EXTENSION.get(PurePath(path).suffix.lower())
+    return _BY_EXTENSION.get(os.path.splitext(path)[1].lower())
 
 
 def spec_named(name: str) -> LanguageSpec | None:

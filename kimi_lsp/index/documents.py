@@ -1,0 +1,184 @@
+"""Open documents: their text and syntax tree, reparsed incrementally on every change.
+
+Only open documents keep a syntax tree (trees cost ~28x the source in memory). A change is a list of LSP-style
+content changes (a range in UTF-16 positions plus the new text, or a whole-document change); each is turned
+into a tree-sitter edit, then one incremental reparse. If the edited text does not come out equal to the text
+the editor sent, the document is reparsed from scratch. Not thread-safe: use from the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+from tree_sitter import Point, Tree
+
+from kimi_lsp.index.extract import extract_outline, parse, references
+from kimi_lsp.index.languages import LanguageSpec, spec_for_path, spec_named
+from kimi_lsp.index.model import Outline, Span
+
+
+class _Position(Protocol):
+    @property
+    def line(self) -> int: ...
+    @property
+    def character(self) -> int: ...
+
+
+class _Range(Protocol):
+    @property
+    def start(self) -> _Position: ...
+    @property
+    def end(self) -> _Position: ...
+
+
+@dataclass(slots=True, frozen=True)
+class Pos:
+    line: int
+    character: int
+
+
+@dataclass(slots=True, frozen=True)
+class Range:
+    start: Pos
+    end: Pos
+
+
+@dataclass(slots=True, frozen=True)
+class ContentChange:
+    """An LSP content change: `range` None means the whole document. lsprotocol's change events also fit."""
+
+    text: str
+    range: Range | None = None
+
+
+@dataclass(slots=True)
+class OpenDocument:
+    uri: str
+    path: str
+    spec: LanguageSpec
+    source: bytes
+    tree: Tree
+    version: int
+    _outline: Outline | None = field(default=None, repr=False)
+
+
+def uri_to_path(uri: str) -> str:
+    """A file:// URI (or a plain path) as a local path."""
+    if uri.startswith("file:"):
+        return os.path.normpath(unquote(urlparse(uri).path))
+    return os.path.normpath(uri)
+
+
+class OpenDocuments:
+    def __init__(self) -> None:
+        self._docs: dict[str, OpenDocument] = {}
+
+    def __contains__(self, uri: str) -> bool:
+        return uri in self._docs
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._docs.values()))
+
+    def open(self, uri: str, text: str, version: int = 0, language_id: str | None = None) -> OpenDocument | None:
+        """Start tracking a document; None when its language is not one we parse."""
+        path = uri_to_path(uri)
+        spec = (spec_named(language_id) if language_id else None) or spec_for_path(path)
+        if spec is None:
+            return None
+        source = text.encode("utf-8", "surrogatepass")
+        doc = OpenDocument(uri, path, spec, source, parse(spec, source), version)
+        self._docs[uri] = doc
+        return doc
+
+    def change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None) -> None:
+        """Apply content changes (in order) and reparse incrementally; `new_text` is the full text after them."""
+        doc = self._docs.get(uri)
+        if doc is None:
+            self.open(uri, new_text, version or 0)
+            return
+        new_source = new_text.encode("utf-8", "surrogatepass")
+        source, tree = doc.source, doc.tree
+        incremental = bool(changes)
+        for change in changes:
+            rng: _Range | None = getattr(change, "range", None)
+            if rng is None:
+                incremental = False
+                break
+            source = _apply(tree, source, rng, str(getattr(change, "text")))
+        if incremental and source == new_source:
+            doc.tree = parse(doc.spec, new_source, tree)
+        else:
+            doc.tree = parse(doc.spec, new_source)
+        doc.source, doc._outline = new_source, None
+        doc.version = version if version is not None else doc.version + 1
+
+    def close(self, uri: str) -> None:
+        self._docs.pop(uri, None)
+
+    def get(self, uri: str) -> OpenDocument | None:
+        return self._docs.get(uri)
+
+    def tree(self, uri: str) -> Tree | None:
+        doc = self._docs.get(uri)
+        return doc.tree if doc is not None else None
+
+    def outline(self, uri: str) -> Outline | None:
+        """The outline of the current text (computed once per version)."""
+        doc = self._docs.get(uri)
+        if doc is None:
+            return None
+        if doc._outline is None:
+            doc._outline = extract_outline(doc.spec, doc.tree, doc.source)
+        return doc._outline
+
+    def references(self, uri: str, name: str | None = None) -> tuple[tuple[str, Span], ...]:
+        doc = self._docs.get(uri)
+        return references(doc.spec, doc.tree, doc.source, name) if doc is not None else ()
+
+
+def _apply(tree: Tree, source: bytes, rng: _Range, text: str) -> bytes:
+    """Edit `tree` for one ranged change and return the source after it."""
+    start, start_pt = _offset(source, rng.start.line, rng.start.character)
+    end, end_pt = _offset(source, rng.end.line, rng.end.character)
+    if end < start:
+        start, end, start_pt, end_pt = end, start, end_pt, start_pt
+    inserted = text.encode("utf-8", "surrogatepass")
+    newlines = inserted.count(b"\n")
+    if newlines:
+        new_end_pt = Point(start_pt.row + newlines, len(inserted) - inserted.rfind(b"\n") - 1)
+    else:
+        new_end_pt = Point(start_pt.row, start_pt.column + len(inserted))
+    tree.edit(start, end, start + len(inserted), start_pt, end_pt, new_end_pt)
+    return source[:start] + inserted + source[end:]
+
+
+def _offset(source: bytes, line: int, character: int) -> tuple[int, Point]:
+    """Byte offset and tree-sitter point of an LSP position (UTF-16 character); clamped to the text."""
+    line_start = 0
+    for row in range(line):
+        nl = source.find(b"\n", line_start)
+        if nl < 0:
+            return len(source), Point(row, len(source) - line_start)
+        line_start = nl + 1
+    line_end = source.find(b"\n", line_start)
+    if line_end < 0:
+        line_end = len(source)
+    segment = source[line_start:line_end]
+    if segment.isascii():
+        col = min(character, len(segment))
+    else:
+        col = len(_utf16_prefix(segment.decode("utf-8", "replace"), character).encode("utf-8"))
+    return line_start + col, Point(line, col)
+
+
+def _utf16_prefix(text: str, units: int) -> str:
+    count = 0
+    for i, ch in enumerate(text):
+        if count >= units:
+            return text[:i]
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return text

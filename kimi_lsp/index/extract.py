@@ -1,0 +1,262 @@
+"""Pure extraction: (language, syntax tree, source bytes) -> Outline, and identifier references.
+
+Owns the per-language query files in queries/ and how their captures become Definitions and ImportRefs.
+It must not read files, touch the cache or know about the workspace: callers hand it bytes and trees.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+
+from tree_sitter import Node, Parser, Query, QueryCursor, Tree
+
+from kimi_lsp.index.languages import LanguageSpec, grammar, new_parser
+from kimi_lsp.index.model import CONTAINER_KINDS, Definition, ImportRef, Outline, Span
+
+_QUERY_FILE = {"typescriptreact": "typescript"}
+_COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+_FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function"})
+_WRAPPERS = frozenset({"export_statement", "decorated_definition", "template_declaration", "ambient_declaration"})
+_MAX_SIGNATURE = 200
+_MAX_DOC = 240
+# How deep a pattern may start: bounds the tree walk (the query engine otherwise visits every node, which costs
+# 40% of a parse). Deep enough for class members, nested modules/namespaces and imports in function bodies.
+_MAX_START_DEPTH = {"python": 4, "javascript": 4, "typescript": 4, "typescriptreact": 4, "go": 3, "rust": 5,
+                    "java": 5, "c": 3, "cpp": 6}
+_local = threading.local()
+
+
+@cache
+def definitions_query(spec: LanguageSpec) -> Query:
+    """The compiled definitions + imports query of a language (queries/<lang>.scm)."""
+    return Query(grammar(spec), _query_text(spec, ""))
+
+
+@cache
+def references_query(spec: LanguageSpec) -> Query:
+    """The compiled identifier-references query of a language (queries/<lang>-refs.scm)."""
+    return Query(grammar(spec), _query_text(spec, "-refs"))
+
+
+def _query_text(spec: LanguageSpec, suffix: str) -> str:
+    name = _QUERY_FILE.get(spec.name, spec.name)
+    return resources.files("kimi_lsp.index").joinpath("queries", f"{name}{suffix}.scm").read_text("utf-8")
+
+
+def parse(spec: LanguageSpec, source: bytes, old_tree: Tree | None = None) -> Tree:
+    """Parse with this thread's cached parser for the language."""
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(spec.name)
+    if parser is None:
+        parser = parsers[spec.name] = new_parser(spec)
+    return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
+
+
+def outline_of_source(spec: LanguageSpec, source: bytes) -> Outline:
+    """Parse and extract in one go (what the cold indexer does per file)."""
+    return extract_outline(spec, parse(spec, source), source)
+
+
+def extract_outline(spec: LanguageSpec, tree: Tree, source: bytes) -> Outline:
+    """The outline of a parsed file: definitions sorted by position with parents, imports, package."""
+    found: dict[int, tuple[Node, Node, str]] = {}
+    imports: list[ImportRef] = []
+    package = ""
+    cursor = QueryCursor(definitions_query(spec))
+    cursor.set_max_start_depth(_MAX_START_DEPTH.get(spec.name, 4))
+    for _, caps in cursor.matches(tree.root_node):
+        for cap, nodes in caps.items():
+            if cap.startswith("definition."):
+                name_node = caps["name"][0]
+                found.setdefault(name_node.start_byte, (nodes[0], name_node, cap[11:]))
+            elif cap == "import" or cap == "import.mod":
+                imports.extend(_imports(spec.name, cap, nodes[0]))
+            elif cap == "package":
+                package = _text(nodes[0])
+    return Outline(spec.name, package, _definitions(spec.name, found.values(), source), tuple(imports))
+
+
+def _definitions(lang: str, found: Iterable[tuple[Node, Node, str]], source: bytes) -> tuple[Definition, ...]:
+    items = sorted(found, key=lambda t: (t[0].start_byte, -t[0].end_byte))
+    out: list[Definition] = []
+    span = _span_ascii if source.isascii() else _span
+    stack: list[tuple[int, int]] = []  # (end_byte, index in out)
+    for node, name_node, kind in items:
+        while stack and stack[-1][0] < node.end_byte:
+            stack.pop()
+        parent = stack[-1][1] if stack else -1
+        kind = _refine(lang, kind, node, name_node, out[parent].kind if parent >= 0 else "")
+        out.append(Definition(
+            _text(name_node), kind, span(source, node), span(source, name_node),
+            _signature(source, node), _doc(lang, node), parent,
+        ))
+        stack.append((node.end_byte, len(out) - 1))
+    return tuple(out)
+
+
+def _refine(lang: str, kind: str, node: Node, name_node: Node, parent_kind: str) -> str:
+    if kind == "function" and parent_kind in CONTAINER_KINDS and parent_kind not in ("module", "namespace"):
+        return "method"
+    if kind == "variable":
+        value = node.child_by_field_name("value")
+        if value is not None and value.type in _FUNCTION_VALUES:
+            return "function"
+        if lang == "python" and _text(name_node).isupper():
+            return "constant"
+    if kind == "type" and lang == "go":
+        inner = node.child_by_field_name("type")
+        if inner is not None and inner.type in ("struct_type", "interface_type"):
+            return inner.type[:-5]
+    return kind
+
+
+def _span(source: bytes, node: Node) -> Span:
+    (sl, sc), (el, ec) = node.start_point, node.end_point
+    return Span(sl, _utf16_col(source, node.start_byte, sc), el, _utf16_col(source, node.end_byte, ec))
+
+
+def _span_ascii(source: bytes, node: Node) -> Span:
+    (sl, sc), (el, ec) = node.start_point, node.end_point
+    return Span(sl, sc, el, ec)
+
+
+def _utf16_col(source: bytes, offset: int, byte_col: int) -> int:
+    segment = source[offset - byte_col:offset]
+    if segment.isascii():
+        return byte_col
+    return len(segment.decode("utf-8", "replace").encode("utf-16-le")) // 2
+
+
+def _text(node: Node) -> str:
+    raw = node.text
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+def _signature(source: bytes, node: Node) -> str:
+    body = node.child_by_field_name("body")
+    end = body.start_byte if body is not None else source.find(b"\n", node.start_byte, node.end_byte)
+    if end < 0:
+        end = node.end_byte
+    text = " ".join(source[node.start_byte:min(end, node.start_byte + 4 * _MAX_SIGNATURE)].decode(
+        "utf-8", "replace").split())
+    return text.rstrip("{:= ")[:_MAX_SIGNATURE]
+
+
+def _doc(lang: str, node: Node) -> str:
+    if lang == "python":
+        return _python_docstring(node)
+    anchor = node
+    if anchor.prev_named_sibling is None and anchor.parent is not None and anchor.parent.type in _WRAPPERS:
+        anchor = anchor.parent
+    lines: list[str] = []
+    row = anchor.start_point[0]
+    prev = anchor.prev_named_sibling
+    while prev is not None and prev.type in _COMMENT_TYPES and prev.end_point[0] >= row - 1:
+        lines.insert(0, _text(prev))
+        row = prev.start_point[0]
+        prev = prev.prev_named_sibling
+    return _clean_comment("\n".join(lines)) if lines else ""
+
+
+def _python_docstring(node: Node) -> str:
+    body = node.child_by_field_name("body")
+    if body is None or body.named_child_count == 0:
+        return ""
+    first = body.named_children[0]
+    if first.type != "expression_statement" or first.named_child_count == 0:
+        return ""
+    string = first.named_children[0]
+    if string.type != "string":
+        return ""
+    content = "".join(_text(c) for c in string.named_children if c.type == "string_content")
+    return _first_paragraph(content)
+
+
+_COMMENT_MARKERS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#)?\s?", re.MULTILINE)
+
+
+def _clean_comment(text: str) -> str:
+    text = text.replace("*/", "")
+    return _first_paragraph(_COMMENT_MARKERS.sub("", text))
+
+
+def _first_paragraph(text: str) -> str:
+    para = text.strip().split("\n\n", 1)[0]
+    return " ".join(para.split())[:_MAX_DOC]
+
+
+def _imports(lang: str, cap: str, node: Node) -> Iterator[ImportRef]:
+    line = node.start_point[0]
+    if lang == "python":
+        yield from _python_imports(node, line)
+    elif lang == "rust":
+        yield from _rust_imports(cap, node, line)
+    elif lang == "java":
+        text = _text(node).removeprefix("import").strip().rstrip(";").strip()
+        yield ImportRef(text.removeprefix("static").strip(), (), 0, line)
+    elif lang in ("c", "cpp"):
+        text = _text(node)
+        yield ImportRef(text if text.startswith("<") else text.strip('"'), (), 0, line)
+    else:
+        yield ImportRef(_text(node).strip("\"'`"), (), 0, line)
+
+
+def _python_imports(node: Node, line: int) -> Iterator[ImportRef]:
+    names = [_dotted(n) for n in node.children_by_field_name("name")]
+    if node.type == "import_statement":
+        for name in names:
+            yield ImportRef(name, (), 0, line)
+        return
+    module = node.child_by_field_name("module_name")
+    level, spec = 0, ""
+    if module is not None and module.type == "relative_import":
+        for child in module.children:
+            if child.type == "import_prefix":
+                level = len(_text(child).strip())
+            elif child.type == "dotted_name":
+                spec = _text(child)
+    elif module is not None:
+        spec = _text(module)
+    if any(c.type == "wildcard_import" for c in node.children):
+        names = ["*"]
+    yield ImportRef(spec, tuple(names), level, line)
+
+
+def _dotted(node: Node) -> str:
+    if node.type == "aliased_import":
+        inner = node.child_by_field_name("name")
+        return _text(inner) if inner is not None else _text(node)
+    return _text(node)
+
+
+_RUST_ALIAS = re.compile(r"\s+as\s+\w+")
+
+
+def _rust_imports(cap: str, node: Node, line: int) -> Iterator[ImportRef]:
+    if cap == "import.mod":
+        yield ImportRef("self::" + _text(node), (), 0, line)
+        return
+    text = "".join(_RUST_ALIAS.sub("", _text(node)).split())
+    if "::{" in text:
+        path, rest = text.split("::{", 1)
+        yield ImportRef(path, tuple(n for n in rest.rstrip("}").split(",") if n), 0, line)
+    else:
+        yield ImportRef(text.removesuffix("::*"), ("*",) if text.endswith("::*") else (), 0, line)
+
+
+def references(spec: LanguageSpec, tree: Tree, source: bytes, name: str | None = None) -> tuple[tuple[str, Span], ...]:
+    """Identifier references in a tree (open documents), optionally only those spelled `name`."""
+    out: list[tuple[str, Span]] = []
+    for nodes in QueryCursor(references_query(spec)).captures(tree.root_node).values():
+        for node in nodes:
+            text = _text(node)
+            if name is None or text == name:
+                out.append((text, _span(source, node)))
+    out.sort(key=lambda r: (r[1].start_line, r[1].start_col))
+    return tuple(out)

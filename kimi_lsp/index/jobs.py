@@ -1,0 +1,59 @@
+"""Running indexing jobs off the event loop: a process pool for big batches, a thread for small ones.
+
+Inputs are immutable (path, known digest) pairs; results come back to the loop batch by batch through an async
+iterator, so the caller merges them on the loop while the next batches are parsed. Owns the pool's lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+
+from kimi_lsp.index.worker import FileResult, index_batch
+
+Job = tuple[str, bytes | None]
+POOL_THRESHOLD = 200  # fewer files than this are indexed in a thread; starting processes costs more
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+async def run_jobs(jobs: Sequence[Job], max_bytes: int, workers: int, batch_size: int = 48) -> AsyncIterator[list[FileResult]]:
+    """Index `jobs`, yielding results batch by batch (in completion order)."""
+    if not jobs:
+        return
+    loop = asyncio.get_running_loop()
+    if workers <= 0 or len(jobs) < POOL_THRESHOLD:
+        for i in range(0, len(jobs), batch_size):
+            yield await asyncio.to_thread(index_batch, jobs[i:i + batch_size], max_bytes)
+        return
+    pool = _new_pool(workers)
+    try:
+        async for results in _drive(loop, pool, jobs, max_bytes, workers, batch_size):
+            yield results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _drive(loop: asyncio.AbstractEventLoop, pool: Executor, jobs: Sequence[Job], max_bytes: int,
+                 workers: int, batch_size: int) -> AsyncIterator[list[FileResult]]:
+    batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
+    pending: set[asyncio.Future[list[FileResult]]] = set()
+    next_batch = 0
+    while next_batch < len(batches) or pending:
+        while next_batch < len(batches) and len(pending) < workers * 3:
+            pending.add(loop.run_in_executor(pool, index_batch, batches[next_batch], max_bytes))
+            next_batch += 1
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))

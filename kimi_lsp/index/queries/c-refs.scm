@@ -1,0 +1,4 @@
+; C identifier references (run on open documents only).
+(identifier) @reference
+(type_identifier) @reference
+(field_identifier) @reference

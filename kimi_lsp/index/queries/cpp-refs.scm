@@ -1,0 +1,5 @@
+; C++ identifier references (run on open documents only).
+(identifier) @reference
+(type_identifier) @reference
+(field_identifier) @reference
+(namespace_identifier) @reference

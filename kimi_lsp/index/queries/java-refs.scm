@@ -1,0 +1,3 @@
+; Java identifier references (run on open documents only).
+(identifier) @reference
+(type_identifier) @reference

@@ -1,0 +1,2 @@
+; Python identifier references (run on open documents only).
+(identifier) @reference

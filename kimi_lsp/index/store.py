@@ -1,0 +1,208 @@
+"""The on-disk cache: one SQLite file per workspace, keyed by path, size, mtime and content hash.
+
+Owns the schema and every SQL statement. Holds each file's encoded outline (closed files' outlines live here,
+not in memory) and a snapshot of the symbol table. A file that is not ours, of another schema version, or
+corrupt is deleted and started afresh; callers never see sqlite3 errors from opening. Use from one thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from kimi_lsp.index.symtable import Base, build_base, fold
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+APP_ID = 0x6B696D69  # 'kimi'
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, language TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, digest BLOB NOT NULL, package TEXT NOT NULL, outline BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS symtab (
+    id INTEGER PRIMARY KEY CHECK (id = 1), names BLOB, offsets BLOB, fids BLOB, lines BLOB, colkinds BLOB);
+"""
+
+
+class StoredFile(NamedTuple):
+    fid: int
+    path: str
+    language: str
+    size: int
+    mtime_ns: int
+    digest: bytes
+    package: str
+
+
+class FileRow(NamedTuple):
+    path: str
+    language: str
+    size: int
+    mtime_ns: int
+    digest: bytes
+    package: str
+    outline: bytes
+
+
+def default_cache_path(roots: Sequence[str]) -> Path:
+    """${XDG_CACHE_HOME:-~/.cache}/kimi-lsp/index/<hash of the roots>.sqlite"""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = hashlib.sha256("\n".join(sorted(roots)).encode()).hexdigest()[:24]
+    return Path(base) / "kimi-lsp" / "index" / f"{key}.sqlite"
+
+
+class IndexStore:
+    def __init__(self, path: str | Path, key: str) -> None:
+        """Open (or create) the cache at `path` for the workspace `key`; ':memory:' keeps nothing on disk."""
+        self.path = str(path)
+        self.key = key
+        self.db = self._open_valid()
+
+    def _open_valid(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = self._connect()
+            if self._is_ours(db):
+                return db
+            db.close()
+            log.info("discarding index cache %s (foreign, old schema or other workspace)", self.path)
+        except sqlite3.DatabaseError as exc:
+            log.warning("discarding corrupt index cache %s: %s", self.path, exc)
+        self._delete_files()
+        db = self._connect()
+        self._init_schema(db)
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _is_ours(self, db: sqlite3.Connection) -> bool:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            self._init_schema(db)
+            return True
+        if app_id != APP_ID or db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            return False
+        row = db.execute("SELECT value FROM meta WHERE key = 'workspace'").fetchone()
+        if row is None or row[0] != self.key:
+            return False
+        db.execute("SELECT count(*) FROM files").fetchone()
+        return True
+
+    def _init_schema(self, db: sqlite3.Connection) -> None:
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA application_id = {APP_ID}")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('workspace', ?)", (self.key,))
+
+    def _delete_files(self) -> None:
+        if self.path == ":memory:":
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.unlink(self.path + suffix)
+            except FileNotFoundError:
+                pass
+
+    def reset(self) -> None:
+        """Throw the cache away and start empty (after an error reading it)."""
+        self.db.close()
+        self._delete_files()
+        self.db = self._connect()
+        self._init_schema(self.db)
+
+    def load_files(self) -> list[StoredFile]:
+        rows = self.db.execute("SELECT id, path, language, size, mtime_ns, digest, package FROM files")
+        return [StoredFile(*row) for row in rows]
+
+    def outline(self, fid: int) -> bytes | None:
+        row = self.db.execute("SELECT outline FROM files WHERE id = ?", (fid,)).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def upsert(self, rows: Sequence[FileRow]) -> list[int]:
+        """Insert or replace files; returns their ids (stable for a path across updates)."""
+        ids: list[int] = []
+        with self._transaction():
+            self._invalidate_symtab()
+            for row in rows:
+                cur = self.db.execute(
+                    "INSERT INTO files (path, language, size, mtime_ns, digest, package, outline) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET language = excluded.language, "
+                    "size = excluded.size, mtime_ns = excluded.mtime_ns, digest = excluded.digest, "
+                    "package = excluded.package, outline = excluded.outline RETURNING id", row)
+                ids.append(cur.fetchone()[0])
+        return ids
+
+    def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
+        """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""
+        with self._transaction():
+            self.db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?",
+                                [(size, mtime, fid) for fid, size, mtime in items])
+
+    def delete(self, fids: Iterable[int]) -> None:
+        with self._transaction():
+            self._invalidate_symtab()
+            self.db.executemany("DELETE FROM files WHERE id = ?", [(fid,) for fid in fids])
+
+    def save_symtab(self, base: Base) -> None:
+        """Snapshot the symbol table; valid until the next file write."""
+        blobs = (base.names.encode(), base.offsets.tobytes(), base.fids.tobytes(), base.lines.tobytes(),
+                 base.colkinds.tobytes())
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO symtab VALUES (1, ?, ?, ?, ?, ?)", blobs)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('symtab_valid', '1')")
+
+    def load_symtab(self) -> Base | None:
+        valid = self.db.execute("SELECT value FROM meta WHERE key = 'symtab_valid'").fetchone()
+        row = self.db.execute("SELECT names, offsets, fids, lines, colkinds FROM symtab WHERE id = 1").fetchone()
+        if valid is None or valid[0] != "1" or row is None:
+            return None
+        names = bytes(row[0]).decode()
+        arrays = [array("I") for _ in range(4)]
+        for arr, blob in zip(arrays, row[1:]):
+            arr.frombytes(blob)
+        return Base(names, fold(names), *arrays)
+
+    def rebuild_symtab(self, symbols: Callable[[bytes], Iterable[tuple[str, int, int]]]) -> Base:
+        """A symbol table from every stored outline (when the snapshot is stale). Uses its own connection, so
+        it may run in a thread while the loop keeps using this store."""
+        db = sqlite3.connect(self.path) if self.path != ":memory:" else self.db
+        try:
+            entries = [(name, fid, line, ck) for fid, blob in db.execute("SELECT id, outline FROM files")
+                       for name, line, ck in symbols(bytes(blob))]
+        finally:
+            if db is not self.db:
+                db.close()
+        return build_base(entries)
+
+    def _invalidate_symtab(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('symtab_valid', '0')")
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

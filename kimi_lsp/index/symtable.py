@@ -1,0 +1,207 @@
+"""The workspace-wide symbol table: name -> (file id, line, column, kind), compact enough for 50,000 files.
+
+A sorted, immutable base (one string of names, typed arrays for the rest: about 30 bytes per symbol) plus a
+small overlay of files changed since the base was built. Lookups and fuzzy search read both and skip base
+entries of files the overlay replaced. `compaction_input` + `build_base` (pure, may run in a thread) +
+`install_base` fold the overlay into a new base. Not thread-safe: mutate and query from the event loop only.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+# (name, line, col << 5 | kind code) for one file
+FileSymbols = tuple[tuple[str, int, int], ...]
+
+
+class Hit(NamedTuple):
+    name: str
+    fid: int
+    line: int
+    col: int
+    kind: int
+
+
+@dataclass(slots=True, frozen=True)
+class Base:
+    """Sorted symbols. names: '\\n'-joined, lower: the same lowercased, offsets: start of each name (+ end)."""
+
+    names: str
+    lower: str
+    offsets: array[int]
+    fids: array[int]
+    lines: array[int]
+    colkinds: array[int]
+
+    def __len__(self) -> int:
+        return len(self.fids)
+
+    def name(self, i: int) -> str:
+        return self.names[self.offsets[i]:self.offsets[i + 1] - 1]
+
+    def hit(self, i: int) -> Hit:
+        ck = self.colkinds[i]
+        return Hit(self.name(i), self.fids[i], self.lines[i], ck >> 5, ck & 31)
+
+
+def fold(text: str) -> str:
+    """Lowercase without changing the length (so offsets into the names string stay valid)."""
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+EMPTY_BASE = Base("", "", array("I", [0]), array("I"), array("I"), array("I"))
+
+
+def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
+    """A base from (name, fid, line, colkind) entries (pure; safe to run in a thread)."""
+    rows = sorted(entries)
+    names = "".join(r[0] + "\n" for r in rows)
+    offsets = array("I", [0])
+    total = 0
+    for r in rows:
+        total += len(r[0]) + 1
+        offsets.append(total)
+    return Base(
+        names, fold(names), offsets,
+        array("I", (r[1] for r in rows)), array("I", (r[2] for r in rows)), array("I", (r[3] for r in rows)),
+    )
+
+
+class CompactionInput(NamedTuple):
+    base: Base
+    overlay: dict[int, FileSymbols]
+    dead: frozenset[int]
+
+
+def build_compacted(inp: CompactionInput) -> Base:
+    """The live entries of a snapshot, as a new base (pure; safe to run in a thread)."""
+    base, dead = inp.base, inp.dead
+    entries = [(base.name(i), base.fids[i], base.lines[i], base.colkinds[i])
+               for i in range(len(base)) if base.fids[i] not in dead]
+    entries.extend((name, fid, line, ck) for fid, symbols in inp.overlay.items() for name, line, ck in symbols)
+    return build_base(entries)
+
+
+class SymbolTable:
+    def __init__(self, base: Base = EMPTY_BASE) -> None:
+        self.base = base
+        self.overlay: dict[int, FileSymbols] = {}
+        self.dead: set[int] = set()  # files whose base entries are stale
+        self._by_name: dict[str, set[int]] = {}
+        self._touched: set[int] = set()
+
+    @property
+    def num_overlay_symbols(self) -> int:
+        return sum(len(s) for s in self.overlay.values())
+
+    def replace_file(self, fid: int, symbols: FileSymbols) -> None:
+        self.remove_file(fid)
+        self.overlay[fid] = symbols
+        for name, _, _ in symbols:
+            self._by_name.setdefault(name, set()).add(fid)
+
+    def remove_file(self, fid: int) -> None:
+        old = self.overlay.pop(fid, ())
+        for name, _, _ in old:
+            fids = self._by_name.get(name)
+            if fids is not None:
+                fids.discard(fid)
+                if not fids:
+                    del self._by_name[name]
+        self.dead.add(fid)
+        self._touched.add(fid)
+
+    def lookup(self, name: str) -> list[Hit]:
+        """Every definition spelled exactly `name`."""
+        out: list[Hit] = []
+        base = self.base
+        i = bisect_left(range(len(base)), name, key=base.name)
+        while i < len(base) and base.name(i) == name:
+            if base.fids[i] not in self.dead:
+                out.append(base.hit(i))
+            i += 1
+        for fid in sorted(self._by_name.get(name, ())):
+            out.extend(Hit(n, fid, line, ck >> 5, ck & 31) for n, line, ck in self.overlay[fid] if n == name)
+        return out
+
+    def search(self, query: str, limit: int) -> list[Hit]:
+        """Fuzzy, case-insensitive: exact, then prefix, then substring, then subsequence matches; shorter first."""
+        q = query.lower()
+        scored: list[tuple[int, int, str, Hit]] = []
+        cap = max(limit * 20, 2000)
+        for hit in self._candidates(q, cap):
+            scored.append((_score(hit.name.lower(), q), len(hit.name), hit.name, hit))
+        scored.sort(key=lambda s: s[:3])
+        return [s[3] for s in scored[:limit]]
+
+    def _candidates(self, q: str, cap: int) -> Iterator[Hit]:
+        base, count = self.base, 0
+        pattern = re.compile("[^\n]*?".join(re.escape(c) for c in q)) if q else None
+        pos = 0
+        while count < cap and pos < len(base.lower):
+            if pattern is None:
+                i = bisect_right(base.offsets, pos) - 1
+            else:
+                m = pattern.search(base.lower, pos)
+                if m is None:
+                    break
+                i = bisect_right(base.offsets, m.start()) - 1
+            pos = base.offsets[i + 1]
+            if base.fids[i] not in self.dead:
+                count += 1
+                yield base.hit(i)
+        for fid, symbols in self.overlay.items():
+            for name, line, ck in symbols:
+                if _is_subsequence(q, name.lower()):
+                    yield Hit(name, fid, line, ck >> 5, ck & 31)
+
+    def all_entries(self) -> Iterator[tuple[str, int, int, int]]:
+        """Every live (name, fid, line, colkind), base and overlay."""
+        base = self.base
+        for i in range(len(base)):
+            if base.fids[i] not in self.dead:
+                yield base.name(i), base.fids[i], base.lines[i], base.colkinds[i]
+        for fid, symbols in self.overlay.items():
+            for name, line, ck in symbols:
+                yield name, fid, line, ck
+
+    def compaction_input(self) -> CompactionInput:
+        """Start a compaction: a cheap snapshot. Pass it to build_compacted (in a thread), then install_base."""
+        self._touched = set()
+        return CompactionInput(self.base, dict(self.overlay), frozenset(self.dead))
+
+    def install_base(self, base: Base) -> None:
+        """Finish a compaction: files touched since compaction_input stay in the overlay; the rest fold in."""
+        touched = self._touched
+        keep = {fid: symbols for fid, symbols in self.overlay.items() if fid in touched}
+        self.base, self.overlay, self._by_name = base, {}, {}
+        for fid, symbols in keep.items():
+            self.replace_file(fid, symbols)
+        self.dead, self._touched = set(touched), set()
+
+
+def _score(name: str, q: str) -> int:
+    if name == q:
+        return 0
+    if name.startswith(q):
+        return 1
+    if q in name:
+        return 2
+    return 3
+
+
+def _is_subsequence(q: str, name: str) -> bool:
+    it = iter(name)
+    return all(c in it for c in q)
+
+
+def pack_symbols(items: Sequence[tuple[str, int, int, int]]) -> FileSymbols:
+    """(name, line, col, kind code) -> the table's per-file form."""
+    return tuple((name, line, col << 5 | kind) for name, line, col, kind in items)

@@ -1,0 +1,104 @@
+"""File changes from outside the editor: a watchdog observer and a debouncer, both feeding the event loop.
+
+watchdog calls us on its own thread; events enter the loop only through `loop.call_soon_threadsafe`. The
+debouncer is an asyncio task that waits for a quiet period and hands the batch on. A server whose client
+supports workspace/didChangeWatchedFiles uses that instead and feeds the same debouncer; never both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from kimi_lsp.index.model import FileEvent
+
+log = logging.getLogger(__name__)
+
+_KINDS = {"created": "created", "modified": "changed", "deleted": "deleted"}
+
+
+class Debouncer:
+    """Collects events and calls `flush(batch)` once no new event came for `delay_s`. Loop thread only."""
+
+    def __init__(self, delay_s: float, flush: Callable[[list[FileEvent]], Awaitable[None]]) -> None:
+        self.delay_s = delay_s
+        self._flush = flush
+        self._pending: dict[str, FileEvent] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def add(self, event: FileEvent) -> None:
+        self._pending[event.path] = event  # the index re-stats every path, so the latest kind is enough
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.get_running_loop().create_task(self._wait_then_flush())
+
+    async def _wait_then_flush(self) -> None:
+        await asyncio.sleep(self.delay_s)
+        self._task = None
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Flush what is pending now (after any flush already running)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        async with self._lock:
+            if self._pending:
+                batch, self._pending = list(self._pending.values()), {}
+                await self._flush(batch)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._pending.clear()
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[FileEvent, bool], None]) -> None:
+        self.loop = loop
+        self.sink = sink
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        src = _str(event.src_path)
+        if event.event_type == "moved":
+            self._send(FileEvent("deleted", src), event.is_directory)
+            self._send(FileEvent("created", _str(event.dest_path)), event.is_directory)
+        elif event.event_type in _KINDS and not (event.is_directory and event.event_type == "modified"):
+            self._send(FileEvent(_KINDS[event.event_type], src), event.is_directory)
+        elif event.event_type == "closed":  # a write finished: make sure it is seen
+            self._send(FileEvent("changed", src), event.is_directory)
+
+    def _send(self, event: FileEvent, is_dir: bool) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.sink, event, is_dir)
+        except RuntimeError:
+            log.debug("event loop closed; dropping %s", event)
+
+
+class FileWatcher:
+    """Watches roots recursively; each event is passed to `sink(event, is_dir)` on the loop."""
+
+    def __init__(self, roots: Sequence[str], loop: asyncio.AbstractEventLoop,
+                 sink: Callable[[FileEvent, bool], None]) -> None:
+        self._observer = Observer()
+        handler = _Handler(loop, sink)
+        for root in roots:
+            self._observer.schedule(handler, root, recursive=True)
+
+    def start(self) -> None:
+        self._observer.daemon = True
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=5)
+
+
+def _str(path: str | bytes) -> str:
+    return path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path

@@ -1,0 +1,75 @@
+"""What one indexing job does to one file: read, hash, parse, extract, encode. Runs in pool processes.
+
+Inputs and outputs are plain immutable values (paths, bytes, tuples) so they pickle cheaply. Never opens a
+secret file (checked again here, whatever the caller did), skips binary and oversized files. No cache, no loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from kimi_lsp.index.extract import outline_of_source
+from kimi_lsp.index.languages import spec_for_path
+from kimi_lsp.index.model import KIND_CODE, Outline, encode_outline
+from kimi_lsp.index.secrets import is_secret_path
+
+# (name, line, col, kind code) of every definition's name
+Symbols = tuple[tuple[str, int, int, int], ...]
+
+
+class FileResult(NamedTuple):
+    """status: 'indexed' (outline/symbols filled), 'unchanged' (same hash as known), 'skipped' (unreadable,
+    binary, oversized, secret or not a language we parse)."""
+
+    path: str
+    status: str
+    size: int
+    mtime_ns: int
+    digest: bytes
+    language: str
+    package: str
+    outline: bytes
+    symbols: Symbols
+
+
+def digest_of(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def symbols_of(outline: Outline) -> Symbols:
+    return tuple((d.name, d.name_span.start_line, d.name_span.start_col, KIND_CODE[d.kind])
+                 for d in outline.definitions)
+
+
+def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileResult:
+    spec = spec_for_path(path)
+    if spec is None or is_secret_path(path):
+        return _skipped(path)
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_size > max_bytes:
+                return _skipped(path)
+            data = f.read(max_bytes + 1)
+    except OSError:
+        return _skipped(path)
+    if len(data) > max_bytes or b"\0" in data[:8000]:
+        return _skipped(path)
+    digest = digest_of(data)
+    if digest == known_digest:
+        return FileResult(path, "unchanged", st.st_size, st.st_mtime_ns, digest, spec.name, "", b"", ())
+    outline = outline_of_source(spec, data)
+    return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, outline.package,
+                      encode_outline(outline), symbols_of(outline))
+
+
+def index_batch(items: Sequence[tuple[str, bytes | None]], max_bytes: int) -> list[FileResult]:
+    """Index many files (one pool task): [(path, known digest or None)]."""
+    return [index_file(path, digest, max_bytes) for path, digest in items]
+
+
+def _skipped(path: str) -> FileResult:
+    return FileResult(path, "skipped", 0, 0, b"", "", "", b"", ())

@@ -9,7 +9,7 @@ the editor sent, the document is reparsed from scratch. Not thread-safe: use fro
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -80,7 +80,7 @@ class OpenDocuments:
     def __contains__(self, uri: str) -> bool:
         return uri in self._docs
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[OpenDocument]:
         return iter(list(self._docs.values()))
 
     def open(self, uri: str, text: str, version: int = 0, language_id: str | None = None) -> OpenDocument | None:

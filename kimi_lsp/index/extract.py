@@ -15,7 +15,9 @@ from importlib import resources
 from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
 from kimi_lsp.index.languages import LanguageSpec, grammar, new_parser
-from kimi_lsp.index.model import CONTAINER_KINDS, Definition, ImportRef, Outline, Span
+from kimi_lsp.index.model import (
+    CONTAINER_KINDS, KIND_CODE, KINDS, Outline, RawDefinition, RawImport, RawOutline, Span, outline_from_raw,
+)
 
 _QUERY_FILE = {"typescriptreact": "typescript"}
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
@@ -58,15 +60,20 @@ def parse(spec: LanguageSpec, source: bytes, old_tree: Tree | None = None) -> Tr
     return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
 
 
-def outline_of_source(spec: LanguageSpec, source: bytes) -> Outline:
+def raw_outline_of_source(spec: LanguageSpec, source: bytes) -> RawOutline:
     """Parse and extract in one go (what the cold indexer does per file)."""
-    return extract_outline(spec, parse(spec, source), source)
+    return extract_raw(spec, parse(spec, source), source)
 
 
 def extract_outline(spec: LanguageSpec, tree: Tree, source: bytes) -> Outline:
     """The outline of a parsed file: definitions sorted by position with parents, imports, package."""
+    return outline_from_raw(extract_raw(spec, tree, source))
+
+
+def extract_raw(spec: LanguageSpec, tree: Tree, source: bytes) -> RawOutline:
+    """extract_outline in the raw tuple form (cheaper: no object per definition)."""
     found: dict[int, tuple[Node, Node, str]] = {}
-    imports: list[ImportRef] = []
+    imports: list[RawImport] = []
     package = ""
     cursor = QueryCursor(definitions_query(spec))
     cursor.set_max_start_depth(_MAX_START_DEPTH.get(spec.name, 4))
@@ -79,35 +86,39 @@ def extract_outline(spec: LanguageSpec, tree: Tree, source: bytes) -> Outline:
                 imports.extend(_imports(spec.name, cap, nodes[0]))
             elif cap == "package":
                 package = _text(nodes[0])
-    return Outline(spec.name, package, _definitions(spec.name, found.values(), source), tuple(imports))
+    return spec.name, package, _definitions(spec.name, found.values(), source), imports
 
 
-def _definitions(lang: str, found: Iterable[tuple[Node, Node, str]], source: bytes) -> tuple[Definition, ...]:
-    items = sorted(found, key=lambda t: (t[0].start_byte, -t[0].end_byte))
-    out: list[Definition] = []
+def _definitions(lang: str, found: Iterable[tuple[Node, Node, str]], source: bytes) -> list[RawDefinition]:
+    items = sorted((node.start_byte, -node.end_byte, i, node, name, kind)
+                   for i, (node, name, kind) in enumerate(found))
+    out: list[RawDefinition] = []
     span = _span_ascii if source.isascii() else _span
     stack: list[tuple[int, int]] = []  # (end_byte, index in out)
-    for node, name_node, kind in items:
-        while stack and stack[-1][0] < node.end_byte:
+    for start, neg_end, _, node, name_node, kind in items:
+        while stack and stack[-1][0] <= start:
             stack.pop()
         parent = stack[-1][1] if stack else -1
-        kind = _refine(lang, kind, node, name_node, out[parent].kind if parent >= 0 else "")
-        out.append(Definition(
-            _text(name_node), kind, span(source, node), span(source, name_node),
-            _signature(source, node), _doc(lang, node), parent,
-        ))
-        stack.append((node.end_byte, len(out) - 1))
-    return tuple(out)
+        name = _text(name_node)
+        if kind in _REFINED:
+            kind = _refine(lang, kind, node, name, KINDS[out[parent][1]] if parent >= 0 else "")
+        out.append((name, KIND_CODE[kind], *span(source, node), *span(source, name_node), _signature(source, node),
+                    _doc(lang, node), parent))
+        stack.append((-neg_end, len(out) - 1))
+    return out
 
 
-def _refine(lang: str, kind: str, node: Node, name_node: Node, parent_kind: str) -> str:
+_REFINED = frozenset({"function", "variable", "type"})
+
+
+def _refine(lang: str, kind: str, node: Node, name: str, parent_kind: str) -> str:
     if kind == "function" and parent_kind in CONTAINER_KINDS and parent_kind not in ("module", "namespace"):
         return "method"
     if kind == "variable":
         value = node.child_by_field_name("value")
         if value is not None and value.type in _FUNCTION_VALUES:
             return "function"
-        if lang == "python" and _text(name_node).isupper():
+        if lang == "python" and name.isupper():
             return "constant"
     if kind == "type" and lang == "go":
         inner = node.child_by_field_name("type")
@@ -116,14 +127,14 @@ def _refine(lang: str, kind: str, node: Node, name_node: Node, parent_kind: str)
     return kind
 
 
-def _span(source: bytes, node: Node) -> Span:
+def _span(source: bytes, node: Node) -> tuple[int, int, int, int]:
     (sl, sc), (el, ec) = node.start_point, node.end_point
-    return Span(sl, _utf16_col(source, node.start_byte, sc), el, _utf16_col(source, node.end_byte, ec))
+    return sl, _utf16_col(source, node.start_byte, sc), el, _utf16_col(source, node.end_byte, ec)
 
 
-def _span_ascii(source: bytes, node: Node) -> Span:
+def _span_ascii(source: bytes, node: Node) -> tuple[int, int, int, int]:
     (sl, sc), (el, ec) = node.start_point, node.end_point
-    return Span(sl, sc, el, ec)
+    return sl, sc, el, ec
 
 
 def _utf16_col(source: bytes, offset: int, byte_col: int) -> int:
@@ -168,11 +179,11 @@ def _python_docstring(node: Node) -> str:
     body = node.child_by_field_name("body")
     if body is None or body.named_child_count == 0:
         return ""
-    first = body.named_children[0]
-    if first.type != "expression_statement" or first.named_child_count == 0:
+    first = body.named_child(0)
+    if first is None or first.type != "expression_statement":
         return ""
-    string = first.named_children[0]
-    if string.type != "string":
+    string = first.named_child(0)
+    if string is None or string.type != "string":
         return ""
     content = "".join(_text(c) for c in string.named_children if c.type == "string_content")
     return _first_paragraph(content)
@@ -191,7 +202,7 @@ def _first_paragraph(text: str) -> str:
     return " ".join(para.split())[:_MAX_DOC]
 
 
-def _imports(lang: str, cap: str, node: Node) -> Iterator[ImportRef]:
+def _imports(lang: str, cap: str, node: Node) -> Iterator[RawImport]:
     line = node.start_point[0]
     if lang == "python":
         yield from _python_imports(node, line)
@@ -199,19 +210,19 @@ def _imports(lang: str, cap: str, node: Node) -> Iterator[ImportRef]:
         yield from _rust_imports(cap, node, line)
     elif lang == "java":
         text = _text(node).removeprefix("import").strip().rstrip(";").strip()
-        yield ImportRef(text.removeprefix("static").strip(), (), 0, line)
+        yield (text.removeprefix("static").strip(), (), 0, line)
     elif lang in ("c", "cpp"):
         text = _text(node)
-        yield ImportRef(text if text.startswith("<") else text.strip('"'), (), 0, line)
+        yield (text if text.startswith("<") else text.strip('"'), (), 0, line)
     else:
-        yield ImportRef(_text(node).strip("\"'`"), (), 0, line)
+        yield (_text(node).strip("\"'`"), (), 0, line)
 
 
-def _python_imports(node: Node, line: int) -> Iterator[ImportRef]:
+def _python_imports(node: Node, line: int) -> Iterator[RawImport]:
     names = [_dotted(n) for n in node.children_by_field_name("name")]
     if node.type == "import_statement":
         for name in names:
-            yield ImportRef(name, (), 0, line)
+            yield (name, (), 0, line)
         return
     module = node.child_by_field_name("module_name")
     level, spec = 0, ""
@@ -225,7 +236,7 @@ def _python_imports(node: Node, line: int) -> Iterator[ImportRef]:
         spec = _text(module)
     if any(c.type == "wildcard_import" for c in node.children):
         names = ["*"]
-    yield ImportRef(spec, tuple(names), level, line)
+    yield (spec, tuple(names), level, line)
 
 
 def _dotted(node: Node) -> str:
@@ -238,16 +249,16 @@ def _dotted(node: Node) -> str:
 _RUST_ALIAS = re.compile(r"\s+as\s+\w+")
 
 
-def _rust_imports(cap: str, node: Node, line: int) -> Iterator[ImportRef]:
+def _rust_imports(cap: str, node: Node, line: int) -> Iterator[RawImport]:
     if cap == "import.mod":
-        yield ImportRef("self::" + _text(node), (), 0, line)
+        yield ("self::" + _text(node), (), 0, line)
         return
     text = "".join(_RUST_ALIAS.sub("", _text(node)).split())
     if "::{" in text:
         path, rest = text.split("::{", 1)
-        yield ImportRef(path, tuple(n for n in rest.rstrip("}").split(",") if n), 0, line)
+        yield (path, tuple(n for n in rest.rstrip("}").split(",") if n), 0, line)
     else:
-        yield ImportRef(text.removesuffix("::*"), ("*",) if text.endswith("::*") else (), 0, line)
+        yield (text.removesuffix("::*"), ("*",) if text.endswith("::*") else (), 0, line)
 
 
 def references(spec: LanguageSpec, tree: Tree, source: bytes, name: str | None = None) -> tuple[tuple[str, Span], ...]:
@@ -257,6 +268,6 @@ def references(spec: LanguageSpec, tree: Tree, source: bytes, name: str | None =
         for node in nodes:
             text = _text(node)
             if name is None or text == name:
-                out.append((text, _span(source, node)))
+                out.append((text, Span(*_span(source, node))))
     out.sort(key=lambda r: (r[1].start_line, r[1].start_col))
     return tuple(out)

@@ -7,7 +7,7 @@ keeping closed files' outlines out of memory lives here too, next to the types i
 
 from __future__ import annotations
 
-import json
+import marshal
 import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -99,31 +99,52 @@ class FileEvent(NamedTuple):
     path: str
 
 
+# The raw form extraction produces and the cache stores: plain tuples, no objects per definition.
+# definition: (name, kind code, 4 x span, 4 x name span, signature, doc, parent); import: (spec, names, level, line)
+RawDefinition = tuple[str, int, int, int, int, int, int, int, int, int, str, str, int]
+RawImport = tuple[str, tuple[str, ...], int, int]
+RawOutline = tuple[str, str, list[RawDefinition], list[RawImport]]
+_BLOB_VERSION = b"K1"
+
+
+def encode_raw(raw: RawOutline) -> bytes:
+    """Bytes for the cache: version tag, CRC-32, then marshal (checked before it is ever unmarshalled)."""
+    body = marshal.dumps(raw, 4)
+    return _BLOB_VERSION + zlib.crc32(body).to_bytes(4, "little") + body
+
+
+def decode_raw(blob: bytes) -> RawOutline:
+    """The inverse of encode_raw. Raises ValueError on a blob it does not understand or that is damaged."""
+    body = blob[6:]
+    if blob[:2] != _BLOB_VERSION or zlib.crc32(body).to_bytes(4, "little") != blob[2:6]:
+        raise ValueError("bad outline blob")
+    raw = marshal.loads(body)
+    if not isinstance(raw, tuple) or len(raw) != 4:
+        raise ValueError("bad outline blob")
+    return raw
+
+
+def outline_from_raw(raw: RawOutline) -> Outline:
+    language, package, defs, imports = raw
+    definitions = tuple(
+        Definition(d[0], KINDS[d[1]], Span(d[2], d[3], d[4], d[5]), Span(d[6], d[7], d[8], d[9]), d[10], d[11], d[12])
+        for d in defs
+    )
+    return Outline(language, package, definitions, tuple(ImportRef(i[0], tuple(i[1]), i[2], i[3]) for i in imports))
+
+
 def encode_outline(outline: Outline) -> bytes:
-    """A compact, versioned byte form of an outline (zlib-compressed JSON)."""
-    defs = [
-        [d.name, KIND_CODE[d.kind], *_span_list(d.span), *_span_list(d.name_span), d.signature, d.doc, d.parent]
+    defs: list[RawDefinition] = [
+        (d.name, KIND_CODE[d.kind], *_span4(d.span), *_span4(d.name_span), d.signature, d.doc, d.parent)
         for d in outline.definitions
     ]
-    imports = [[i.spec, list(i.names), i.level, i.line] for i in outline.imports]
-    payload = [1, outline.language, outline.package, defs, imports]
-    return zlib.compress(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 1)
+    imports: list[RawImport] = [(i.spec, i.names, i.level, i.line) for i in outline.imports]
+    return encode_raw((outline.language, outline.package, defs, imports))
 
 
 def decode_outline(blob: bytes) -> Outline:
-    """The inverse of encode_outline. Raises ValueError on a blob it does not understand."""
-    try:
-        version, language, package, defs, imports = json.loads(zlib.decompress(blob))
-    except (zlib.error, json.JSONDecodeError, TypeError) as exc:
-        raise ValueError("bad outline blob") from exc
-    if version != 1:
-        raise ValueError(f"outline version {version}")
-    definitions = tuple(
-        Definition(d[0], KINDS[d[1]], Span(*d[2:6]), Span(*d[6:10]), d[10], d[11], d[12]) for d in defs
-    )
-    refs = tuple(ImportRef(i[0], tuple(i[1]), i[2], i[3]) for i in imports)
-    return Outline(language, package, definitions, refs)
+    return outline_from_raw(decode_raw(blob))
 
 
-def _span_list(span: Span) -> list[int]:
-    return [span.start_line, span.start_col, span.end_line, span.end_col]
+def _span4(span: Span) -> tuple[int, int, int, int]:
+    return span.start_line, span.start_col, span.end_line, span.end_col

@@ -11,9 +11,9 @@ import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from kimi_lsp.index.extract import outline_of_source
+from kimi_lsp.index.extract import raw_outline_of_source
 from kimi_lsp.index.languages import spec_for_path
-from kimi_lsp.index.model import KIND_CODE, Outline, encode_outline
+from kimi_lsp.index.model import KIND_CODE, Outline, RawOutline, encode_raw
 from kimi_lsp.index.secrets import is_secret_path
 
 # (name, line, col, kind code) of every definition's name
@@ -44,6 +44,10 @@ def symbols_of(outline: Outline) -> Symbols:
                  for d in outline.definitions)
 
 
+def raw_symbols_of(raw: RawOutline) -> Symbols:
+    return tuple((d[0], d[6], d[7], d[1]) for d in raw[2])
+
+
 def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileResult:
     spec = spec_for_path(path)
     if spec is None or is_secret_path(path):
@@ -61,9 +65,9 @@ def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileRes
     digest = digest_of(data)
     if digest == known_digest:
         return FileResult(path, "unchanged", st.st_size, st.st_mtime_ns, digest, spec.name, "", b"", ())
-    outline = outline_of_source(spec, data)
-    return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, outline.package,
-                      encode_outline(outline), symbols_of(outline))
+    raw = raw_outline_of_source(spec, data)
+    return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, raw[1], encode_raw(raw),
+                      raw_symbols_of(raw))
 
 
 def index_batch(items: Sequence[tuple[str, bytes | None]], max_bytes: int) -> list[FileResult]:

@@ -20,12 +20,12 @@ from pathlib import Path
 from kimi_lsp.index.discovery import DEFAULT_MAX_FILE_BYTES, FoundFile, IgnoreRules, walk
 from kimi_lsp.index.documents import OpenDocuments, uri_to_path
 from kimi_lsp.index.jobs import Job, default_workers, run_jobs
-from kimi_lsp.index.model import KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline
+from kimi_lsp.index.model import KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline, decode_raw
 from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.store import FileRow, IndexStore, StoredFile, default_cache_path
-from kimi_lsp.index.symtable import Base, SymbolTable, build_compacted, pack_symbols
+from kimi_lsp.index.symtable import Base, Hit, SymbolTable, build_compacted, pack_symbols
 from kimi_lsp.index.watcher import Debouncer, FileWatcher
-from kimi_lsp.index.worker import FileResult, symbols_of
+from kimi_lsp.index.worker import FileResult, raw_symbols_of, symbols_of
 
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay symbols before the table is folded into a new base
@@ -134,7 +134,12 @@ class WorkspaceIndex:
         if record is None or self._store is None:
             return None
         blob = self._store.outline(record.fid)
-        return decode_outline(blob) if blob is not None else None
+        try:
+            return decode_outline(blob) if blob is not None else None
+        except ValueError:
+            log.warning("damaged cache entry for %s; re-indexing it", record.path)
+            self.file_events([FileEvent("changed", record.path)])
+            return None
 
     def workspace_symbols(self, query: str, limit: int = 100) -> list[SymbolLocation]:
         return [loc for hit in self.table.search(query, limit) if (loc := self._location(hit)) is not None]
@@ -180,10 +185,9 @@ class WorkspaceIndex:
         packaged = sorted(p for p, r in self.files.items() if r.package == module)
         return packaged or resolver.go_package_files(module)
 
-    def _location(self, hit: object) -> SymbolLocation | None:
-        name, fid, line, col, kind = hit  # type: ignore[misc]
-        record = self._by_fid.get(fid)
-        return SymbolLocation(name, KINDS[kind], record.path, line, col) if record is not None else None
+    def _location(self, hit: Hit) -> SymbolLocation | None:
+        record = self._by_fid.get(hit.fid)
+        return SymbolLocation(hit.name, KINDS[hit.kind], record.path, hit.line, hit.col) if record else None
 
     # ---- open documents --------------------------------------------------------------------------------------
 
@@ -270,7 +274,7 @@ class WorkspaceIndex:
             await self._install_stored(stored, base)
         found: dict[str, FoundFile] = {}
         for rules in self._rules:
-            found.update((f.path, f) for f in await asyncio.to_thread(lambda r=rules: list(walk(r))))
+            found.update((f.path, f) for f in await asyncio.to_thread(_walk_all, rules))
         self._remove([r for p, r in self.files.items() if p not in found])
         jobs: list[Job] = []
         for path, f in found.items():
@@ -358,8 +362,12 @@ class WorkspaceIndex:
             self._compacting = False
 
 
+def _walk_all(rules: IgnoreRules) -> list[FoundFile]:
+    return list(walk(rules))
+
+
 def _symbols_from_outline(blob: bytes) -> list[tuple[str, int, int]]:
-    return list(pack_symbols(symbols_of(decode_outline(blob))))
+    return list(pack_symbols(raw_symbols_of(decode_raw(blob))))
 
 
 def _record_fields(s: StoredFile) -> tuple[int, str, str, int, int, bytes, str]:

@@ -171,6 +171,11 @@ class EngineProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The launcher's exit code once it has exited, else None (also None before start)."""
+        return self._proc.poll() if self._proc else None
+
     def start(self) -> None:
         if self._proc is not None:
             raise EngineError("engine already started")

@@ -80,8 +80,10 @@ def _fim_span(text: str, rng: random.Random) -> tuple[int, int]:
     for line in lines:
         starts.append(starts[-1] + len(line))
     i = rng.randrange(len(lines))
-    if rng.random() < 0.5:
-        begin = starts[i] + rng.randrange(max(1, len(lines[i].rstrip("\n")) + 1)) if rng.random() < 0.3 else starts[i]
+    if rng.random() < 0.5:  # (the rest of) one line
+        begin = starts[i]
+        if rng.random() < 0.3:  # from a random column
+            begin += rng.randrange(len(lines[i].rstrip("\n")) + 1)
         return begin, starts[i + 1]
     j = min(len(lines), i + 1 + rng.randrange(8))
     return starts[i], starts[j]

@@ -2,10 +2,10 @@
 
     python -m engine.models.train --minutes 30 --out engine/models/kimi-tiny
 
-The run is reproducible: the seed fixes tokenizer, init and data order; the number of optimizer steps is
-derived from the time budget after a short measurement and written to train_log.json, and
-`--steps N` replays exactly that schedule without a time budget. Writes safetensors weights, config,
-generation config, tokenizer files and train_log.json into --out.
+The run is reproducible: the seed fixes tokenizer, init and data order. The learning rate follows the
+wall clock (warmup, then cosine over --minutes), and every step's rate is written to train_log.json;
+`--replay train_log.json` re-runs exactly that schedule (same steps, same rates) without a time budget.
+Writes safetensors weights, config, generation config, tokenizer files and train_log.json into --out.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from engine.models.tokenizer import save_tokenizer, train_tokenizer
 @dataclass(slots=True, frozen=True)
 class TrainConfig:
     minutes: float = 30.0
-    steps: int = 0  # >0: fixed number of steps (replay), ignores --minutes
+    replay: str = ""  # a train_log.json: replay its exact learning-rate schedule, ignore --minutes
     seed: int = 1234
     vocab_size: int = 6144
     hidden_size: int = 192
@@ -80,11 +80,11 @@ def epoch_rows(tok, files, cfg: TrainConfig, epoch: int) -> torch.Tensor:
     return torch.tensor(ids[: n * cfg.seq_len], dtype=torch.long).view(n, cfg.seq_len)
 
 
-def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+def lr_at(progress: float, step: int, cfg: TrainConfig) -> float:
+    """Linear warmup over warmup_steps, then cosine from lr to lr/10 over progress in [0, 1]."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def batches(tok, files, cfg: TrainConfig):
@@ -115,46 +115,39 @@ def train(cfg: TrainConfig) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    replay = json.loads(Path(cfg.replay).read_text())["lr_schedule"] if cfg.replay else None
     budget_s = cfg.minutes * 60
-    total = cfg.steps or 10**9
     train_start = time.monotonic()
     losses: list[float] = []
-    step, epoch, t10 = 0, 0, 0.0
+    lrs: list[float] = []
+    step, epoch = 0, 0
     model.train()
     for epoch, batch in batches(tok, files, cfg):
-        if step >= total:
+        elapsed = time.monotonic() - train_start
+        if (replay is not None and step >= len(replay)) or (replay is None and elapsed >= budget_s):
             break
+        lr = replay[step] if replay is not None else round(lr_at(elapsed / budget_s, step, cfg), 9)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, total, cfg)
+            group["lr"] = lr
         loss = model(input_ids=batch, labels=batch).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
+        lrs.append(lr)
         step += 1
-        elapsed = time.monotonic() - train_start
-        if step == 10:
-            t10 = elapsed
-        if not cfg.steps and step == cfg.warmup_steps:  # the schedule depends on `total` only after warmup
-            per_step = (elapsed - t10) / (step - 10)
-            total = max(step + 1, step + int((budget_s - elapsed) / per_step))
-            print(f"budget {cfg.minutes} min -> {total} steps ({per_step:.2f} s/step)", flush=True)
         if step % 20 == 0:
-            avg = sum(losses[-20:]) / 20
-            print(f"step {step}/{total} epoch {epoch} loss {avg:.3f} lr {lr_at(step, total, cfg):.2e} "
-                  f"{elapsed:.0f}s", flush=True)
-        if not cfg.steps and elapsed > budget_s * 1.25:
-            print("hard time limit reached", flush=True)
-            break
+            print(f"step {step} epoch {epoch} loss {sum(losses[-20:]) / 20:.3f} lr {lr:.2e} "
+                  f"{time.monotonic() - train_start:.0f}s", flush=True)
     train_s = time.monotonic() - train_start
     model.config.output_router_logits = False
     model.to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
-    log = {"config": asdict(cfg), "steps": step, "planned_steps": total, "epochs_started": epoch + 1,
+    log = {"config": asdict(cfg), "steps": step, "epochs_started": epoch + 1,
            "tokens": step * cfg.batch_size * cfg.seq_len, "train_seconds": round(train_s),
            "total_seconds": round(time.monotonic() - t0), "params": n_params,
            "final_loss": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
-           "torch": torch.__version__, "replay": f"--steps {step} --seed {cfg.seed}"}
+           "torch": torch.__version__, "lr_schedule": lrs}
     (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
     return log
 

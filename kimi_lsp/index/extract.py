@@ -22,7 +22,11 @@ from kimi_lsp.index.model import (
 _QUERY_FILE = {"typescriptreact": "typescript"}
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
 _FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function"})
-_WRAPPERS = frozenset({"export_statement", "decorated_definition", "template_declaration", "ambient_declaration"})
+_WRAPPERS = frozenset({
+    "export_statement", "decorated_definition", "template_declaration", "ambient_declaration", "type_declaration",
+    "const_declaration", "var_declaration", "lexical_declaration", "variable_declaration", "expression_statement",
+})
+_ATTRIBUTES = frozenset({"attribute_item", "decorator"})
 _MAX_SIGNATURE = 200
 _MAX_DOC = 240
 # How deep a pattern may start: bounds the tree walk (the query engine otherwise visits every node, which costs
@@ -163,13 +167,17 @@ def _doc(lang: str, node: Node) -> str:
     if lang == "python":
         return _python_docstring(node)
     anchor = node
-    if anchor.prev_named_sibling is None and anchor.parent is not None and anchor.parent.type in _WRAPPERS:
+    while anchor.prev_named_sibling is None and anchor.parent is not None and anchor.parent.type in _WRAPPERS:
         anchor = anchor.parent
+    prev, row = anchor.prev_named_sibling, anchor.start_point[0]
+    while prev is not None and prev.type in _ATTRIBUTES:
+        prev, row = prev.prev_named_sibling, prev.start_point[0]
     lines: list[str] = []
-    row = anchor.start_point[0]
-    prev = anchor.prev_named_sibling
     while prev is not None and prev.type in _COMMENT_TYPES and prev.end_point[0] >= row - 1:
-        lines.insert(0, _text(prev))
+        text = _text(prev)
+        if text.startswith(("//!", "/*!")):  # an inner doc comment documents the enclosing item
+            break
+        lines.insert(0, text)
         row = prev.start_point[0]
         prev = prev.prev_named_sibling
     return _clean_comment("\n".join(lines)) if lines else ""

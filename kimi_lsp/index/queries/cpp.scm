@@ -9,8 +9,7 @@
 (function_definition declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
 (function_definition declarator: (function_declarator declarator: (destructor_name) @name)) @definition.method
 (field_declaration declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
-(translation_unit (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
-(declaration_list (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
+(declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function
 (class_specifier name: (type_identifier) @name body: (_)) @definition.class
 (struct_specifier name: (type_identifier) @name body: (_)) @definition.struct
 (union_specifier name: (type_identifier) @name body: (_)) @definition.struct
@@ -19,6 +18,11 @@
 (type_definition declarator: (type_identifier) @name) @definition.type
 (alias_declaration name: (type_identifier) @name) @definition.type
 (translation_unit (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(declaration_list (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(preproc_ifdef (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(preproc_if (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(preproc_else (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
+(preproc_elif (declaration declarator: (init_declarator declarator: (identifier) @name)) @definition.variable)
 (preproc_def name: (identifier) @name) @definition.macro
 (preproc_function_def name: (identifier) @name) @definition.macro
 

@@ -81,8 +81,10 @@ def default_responses() -> list[dict[str, object]]:
         # Inline completion after `total = ad` and after `total = add`.
         {"contains": "total = add<|fim_", "text": "(1, 2)"},
         {"contains": "total = ad<|fim_", "text": "d(1, 2)"},
+        # Completion: the model's item next to the file's symbols.
+        {"contains": "greeting = gr<|fim_", "text": 'eet("kimi")'},
         # Quick fix: the broken lines become the hole, right after greet()'s body.
-        {"contains": FIX_HOLE, "text": "def broken(x):\n    return x\n"},
+        {"contains": FIX_HOLE, "text": "def broken(x):\n"},
     ]
 
 

@@ -37,6 +37,8 @@ function createClient(output: vscode.LogOutputChannel, status: StatusItem): Lang
 
 async function start(output: vscode.LogOutputChannel, status: StatusItem): Promise<void> {
   client = createClient(output, status);
+  const { command, args } = serverExecutable();
+  output.info(`starting ${command} ${(args ?? []).join(' ')}`);
   try {
     await client.start();
   } catch (error) {
@@ -45,11 +47,21 @@ async function start(output: vscode.LogOutputChannel, status: StatusItem): Promi
   }
 }
 
-async function stop(): Promise<void> {
+async function stop(output: vscode.LogOutputChannel): Promise<void> {
   const running = client;
   client = undefined;
-  if (running !== undefined) {
-    await running.stop();
+  if (running === undefined) {
+    return;
+  }
+  try {
+    // A client whose server never started has nothing to stop; don't let that block a restart.
+    if (running.isRunning()) {
+      await running.stop(5000);
+    } else {
+      await running.dispose(2000);
+    }
+  } catch (error) {
+    output.warn(`stopping kimi-lsp: ${error}`);
   }
 }
 
@@ -60,7 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   context.subscriptions.push(
     vscode.commands.registerCommand('kimi.restartServer', async () => {
-      await stop();
+      await stop(output);
       await start(output, status);
     }),
     vscode.commands.registerCommand('kimi.reindexWorkspace', async () => {
@@ -79,7 +91,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       status.render();
       if (event.affectsConfiguration('kimi.server')) {
-        await stop();
+        await stop(output);
         await start(output, status);
       } else if (client?.isRunning()) {
         await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { kimi: serverSettings() } });
@@ -90,5 +102,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export async function deactivate(): Promise<void> {
-  await stop();
+  await client?.stop(2000);
+  client = undefined;
 }

@@ -1,0 +1,102 @@
+"""The VS Code extension (editors/vscode, packaged as a .vsix) in VS Code itself: code-server in Debian's
+chromium, driven by playwright-core (vscode/drive.cjs). Shows the status bar item, a syntax-error
+squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows the completion widget.
+Screenshots land in artifacts/editors/<test>/."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import (CHROMIUM, CODE_SERVER, FIXED_LINE, NODE24, PLAYWRIGHT, VSIX, Processes, require,
+                       server_command, wait_for)
+
+pytestmark = pytest.mark.editors
+
+DRIVER = Path(__file__).parent / "vscode" / "drive.cjs"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def user_settings(engine_json: Path) -> dict[str, object]:
+    return {
+        "kimi.server.command": server_command(engine_json),
+        "kimi.debounceMs": 0,
+        "chat.disableAIFeatures": True,  # 1.139 ships a built-in Copilot
+        "workbench.startupEditor": "none",
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+        "workbench.tips.enabled": False,
+        "security.workspace.trust.enabled": False,
+        "telemetry.telemetryLevel": "off",
+        "update.mode": "none",
+        "extensions.autoCheckUpdates": False,
+        "extensions.autoUpdate": False,
+        "extensions.ignoreRecommendations": True,
+        "git.enabled": False,
+        "editor.inlineSuggest.enabled": True,
+        # The completion widget is opened explicitly (Ctrl+Space) so that it never hides the ghost text.
+        "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
+        "editor.suggestOnTriggerCharacters": False,
+    }
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path,
+                          processes: Processes) -> None:
+    require(NODE24, CODE_SERVER, PLAYWRIGHT / "playwright-core", VSIX, CHROMIUM)
+    home, data, extensions = tmp_path / "home", tmp_path / "data", tmp_path / "extensions"
+    for folder in (home, data / "User", data / "Machine", extensions):
+        folder.mkdir(parents=True)
+    settings = json.dumps(user_settings(engine_json), indent=2)
+    # User settings, and the same in the remote machine's settings (where VS Code reads machine-scoped ones).
+    (data / "User" / "settings.json").write_text(settings)
+    (data / "Machine" / "settings.json").write_text(settings)
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_DATA_HOME": str(home / ".local" / "share")}
+    base = [str(NODE24), str(CODE_SERVER), "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    subprocess.run([*base, "--install-extension", str(VSIX)], env=env, check=True, timeout=120,
+                   stdout=subprocess.DEVNULL, start_new_session=True)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (artifacts / "code-server.log").open("wb")
+    processes.start([*base, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
+                     "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
+                     "--ignore-last-opened", str(workspace)],
+                    env=env, cwd=workspace, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    wait_for(lambda: healthy(url), 60, "code-server to listen")
+
+    driver = processes.start([str(NODE24), str(DRIVER), url, str(workspace), str(artifacts)],
+                             env={**env, "NODE_PATH": str(PLAYWRIGHT)}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        out, err = driver.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the VS Code driver did not finish")
+    text = out.decode()
+    (artifacts / "driver.log").write_text(text + err.decode())
+    assert driver.returncode == 0, text + err.decode()[-4000:]
+    steps = {line.split(" ", 2)[1]: json.loads(line.split(" ", 2)[2])
+             for line in text.splitlines() if line.startswith("OK ")}
+    assert FIXED_LINE in steps["quickfix"]
+    assert steps["inline"]["ghost"] == "(1, 2)"
+    assert "total = add(1, 2)" in steps["inline"]["lines"]
+    assert any(label.startswith("greet") for label in steps["completion"])
+    assert "Kimi" in steps["statusbar"]
+    assert "Kimi: ready" in steps["statusbar-final"]  # fed by kimi/status

@@ -1,0 +1,127 @@
+// Drives VS Code (code-server in Debian's chromium, via playwright-core) through the kimi-lsp
+// extension's features, saving a screenshot per step. Prints one "OK <step> <json>" line per step;
+// any failure throws (non-zero exit).
+//
+// Usage: node drive.cjs <code-server url> <workspace folder> <screenshot dir>
+'use strict';
+const { chromium } = require('playwright-core');
+const path = require('path');
+
+const [url, folder, shots] = process.argv.slice(2);
+const STEP_MS = 30000;
+const isMac = false;
+
+function ok(step, detail) {
+  console.log(`OK ${step} ${JSON.stringify(detail ?? null)}`);
+}
+
+/** Editor text, line by line (Monaco's DOM order is not line order: sort by style.top). */
+async function editorLines(page) {
+  return page.evaluate(() => {
+    const rows = Array.from(document.querySelectorAll('.editor-instance .monaco-editor .view-lines .view-line'));
+    rows.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+    return rows.map((row) => row.textContent.replace(/\u00a0/g, ' '));
+  });
+}
+
+async function waitForLines(page, predicate, what) {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const lines = await editorLines(page);
+    if (predicate(lines)) return lines;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; editor: ${JSON.stringify(lines)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+}
+
+async function goToLine(page, line) {
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    page.setDefaultTimeout(STEP_MS);
+    await page.goto(`${url}/?folder=${encodeURIComponent(folder)}`);
+    await page.waitForSelector('.monaco-workbench');
+    ok('workbench');
+
+    // Open main.py with Quick Open.
+    await page.waitForSelector('.explorer-folders-view .monaco-list-row');
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input');
+    await page.keyboard.type('main.py');
+    await page.waitForSelector('.quick-input-list .monaco-list-row');
+    await page.keyboard.press('Enter');
+    await waitForLines(page, (lines) => lines.some((l) => l.startsWith('def broken(x:')), 'main.py');
+    ok('open');
+
+    // The status bar item fed by kimi/status.
+    const status = page.locator('.statusbar-item', { hasText: 'Kimi' });
+    await status.first().waitFor();
+    ok('statusbar', await status.first().innerText());
+
+    // Diagnostic: a squiggle under the syntax error.
+    await page.waitForSelector('.squiggly-error');
+    await goToLine(page, 9);
+    await page.keyboard.press('End');
+    await shot(page, '1-diagnostic');
+    ok('diagnostic');
+
+    // Quick fix: Ctrl+. lists "Fix syntax error with Kimi"; choosing it rewrites the lines.
+    await page.keyboard.press('Control+.');
+    const fix = page.locator('.action-widget .monaco-list-row', { hasText: 'Fix syntax error with Kimi' });
+    await fix.first().waitFor();
+    await shot(page, '2-quick-fix');
+    await fix.first().click();
+    const fixed = await waitForLines(page, (lines) => lines.includes('def broken(x):'), 'the quick fix');
+    await page.waitForSelector('.squiggly-error', { state: 'detached' });
+    await shot(page, '3-fixed');
+    ok('quickfix', fixed);
+
+    // Ghost text: type on the last line, see the inline suggestion, accept it with Tab.
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('total = add', { delay: 30 });
+    const ghost = page.locator('.ghost-text-decoration');
+    await ghost.first().waitFor();
+    const ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+    await shot(page, '4-ghost-text');
+    await page.keyboard.press('Tab');
+    const accepted = await waitForLines(page, (lines) => lines.includes('total = add(1, 2)'), 'the accepted ghost text');
+    await shot(page, '5-accepted');
+    ok('inline', { ghost: ghostText, lines: accepted });
+
+    // Completion widget: the file's symbols.
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('greeting = gr', { delay: 30 });
+    await page.keyboard.press('Control+Space');
+    const rows = page.locator('.suggest-widget.visible .monaco-list-row');
+    await rows.first().waitFor();
+    await page.locator('.suggest-widget.visible .monaco-list-row', { hasText: 'greet' }).first().waitFor();
+    const labels = await rows.allInnerTexts();
+    await shot(page, '6-completion');
+    ok('completion', labels);
+    await page.keyboard.press('Escape');
+    ok('statusbar-final', await status.first().innerText());
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error && error.stack ? error.stack : error);
+  process.exit(1);
+});

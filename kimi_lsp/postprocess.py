@@ -41,8 +41,8 @@ def drop_suffix_overlap(completion: str, suffix: str) -> str:
     if rest_of_line and text.endswith(rest_of_line):
         text = text[: -len(rest_of_line)]
     lines = text.split("\n")
-    following = [line.strip() for line in suffix.split("\n")[1:] if line.strip()]
-    while len(lines) > 1 and following and lines[-1].strip() == following[0]:
+    following = next((line.strip() for line in suffix.split("\n", MAX_LINES + 1)[1:] if line.strip()), None)
+    while len(lines) > 1 and following is not None and lines[-1].strip() == following:
         lines.pop()
     return "\n".join(lines).rstrip() if len(lines) > 1 else lines[0]
 
@@ -51,22 +51,22 @@ def finish(
     completion: str,
     prefix: str,
     suffix: str,
-    count_errors: Callable[[str], int] | None = None,
+    errors_with: Callable[[str], int] | None = None,
 ) -> str | None:
     """The text to show, or None for no suggestion.
 
-    `count_errors(document_text)` returns the number of syntax errors in a document; when given, a completion
-    that adds errors is cut to its first line, and dropped if that still adds errors."""
+    `errors_with(insertion)` counts the syntax errors in the document with `insertion` at the cursor; when
+    given, a completion that adds errors is cut to its first line, and dropped if that still adds errors."""
     cursor_line_prefix = prefix.rsplit("\n", 1)[-1]
     end = block_end(completion, cursor_line_prefix)
     text = completion[:end] if end is not None else completion
     text = drop_suffix_overlap(text, suffix)
     if not text.strip():
         return None
-    if count_errors is None:
+    if errors_with is None:
         return text
-    baseline = count_errors(prefix + suffix)
+    baseline = errors_with("")
     for candidate in (text, text.split("\n", 1)[0]):
-        if candidate.strip() and count_errors(prefix + candidate + suffix) <= baseline:
+        if candidate.strip() and errors_with(candidate) <= baseline:
             return candidate
     return None

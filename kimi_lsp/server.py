@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from . import __version__
 from .engine_host import EngineChoice, EngineHost, EngineStatus
 from .features import code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle
 from .settings import Settings
-from .snapshot import UTF16, DocumentSnapshot, LineIndex, Position, PositionError
+from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
 from .trees import OpenTrees
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,30 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+class _Unanswerable:
+    """Stands in for a request we already answered with an error; pygls ignores it (unknown jsonrpc)."""
+
+    jsonrpc = "ignored"
+
+
+class KimiProtocol(LanguageServerProtocol):
+    """pygls drops a request whose params do not match the schema without answering it, so the client waits
+    forever. Answer it with InvalidParams instead, naming the method."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            if "id" not in data or "method" not in data:
+                raise
+            error = JsonRpcInvalidParams(f"invalid params for {data['method']}")
+            self._send_response(data["id"], error=error.to_response_error())
+            return _Unanswerable()
+
+
 class KimiLanguageServer(LanguageServer):
     def __init__(self, engine_choice: EngineChoice | None = None) -> None:
-        super().__init__("kimi-lsp", __version__)
+        super().__init__("kimi-lsp", __version__, protocol_cls=KimiProtocol)
         self.engine_choice = engine_choice  # None: from settings (engine.url), else embedded
         self.settings = Settings()
         self.engines = EngineHost(self.send_status)
@@ -77,7 +99,7 @@ class KimiLanguageServer(LanguageServer):
         document = self.document(uri)
         text = document.source
         try:
-            offset = LineIndex.of(text, self.encoding).offset(Position(position.line, position.character))
+            offset = offset_at(text, Position(position.line, position.character), self.encoding)
         except PositionError as error:
             raise JsonRpcInvalidParams(f"{uri}: {error}") from None
         return DocumentSnapshot(uri, document.language_id or "", document.version or 0, text, offset)
@@ -85,6 +107,11 @@ class KimiLanguageServer(LanguageServer):
     def send_status(self, status: EngineStatus) -> None:
         if getattr(self.protocol, "transport", None) is not None:
             self.protocol.notify(STATUS_NOTIFICATION, status.to_json())
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside any request (unreadable messages, failing notifications): log one clear line;
+        pygls' default would also pop up "Error in server" in the editor for every bad message."""
+        log.error("%s: %s", getattr(source, "__name__", source), error, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def tell(self, message: str, kind: lsp.MessageType = lsp.MessageType.Warning) -> None:
         log.log(logging.ERROR if kind == lsp.MessageType.Error else logging.WARNING, "%s", message)

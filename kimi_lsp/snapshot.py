@@ -45,24 +45,39 @@ def _line_text(text: str, starts: Sequence[int], line: int) -> str:
     return text[starts[line] : end].rstrip("\r\n")
 
 
+def _line_bounds(text: str, line: int) -> tuple[int, int] | None:
+    """(start, end) string offsets of a line without its break, scanning only up to that line."""
+    start, breaks = 0, 0
+    for breaks, match in enumerate(_LINE_BREAK.finditer(text), start=1):
+        if breaks - 1 == line:
+            return start, match.start()
+        start = match.end()
+    return (start, len(text)) if line == breaks else None
+
+
 def offset_at(text: str, position: Position, encoding: str, starts: Sequence[int] | None = None) -> int:
     """String offset of an LSP position. A character past the end of its line means the end of the line
     (LSP semantics); a negative position or a line past the end raises PositionError."""
-    starts = starts if starts is not None else line_starts(text)
     line, character = position
     if line < 0 or character < 0:
         raise PositionError(f"negative position {line}:{character}")
-    if line >= len(starts):
-        raise PositionError(f"line {line} is past the end of the document ({len(starts)} lines)")
-    line_text = _line_text(text, starts, line)
+    if starts is not None:
+        bounds = (starts[line], starts[line] + len(_line_text(text, starts, line))) if line < len(starts) else None
+    else:
+        bounds = _line_bounds(text, line)
+    if bounds is None:
+        num_lines = len(starts) if starts is not None else len(line_starts(text))
+        raise PositionError(f"line {line} is past the end of the document ({num_lines} lines)")
+    line_start, line_end = bounds
+    line_text = text[line_start:line_end]
     if encoding == UTF32:
-        return starts[line] + min(character, len(line_text))
+        return line_start + min(character, len(line_text))
     counted = 0
     for index, ch in enumerate(line_text):
         if counted >= character:
-            return starts[line] + index
+            return line_start + index
         counted += units(ch, encoding)
-    return starts[line] + len(line_text)
+    return line_start + len(line_text)
 
 
 def position_at(text: str, offset: int, encoding: str, starts: Sequence[int] | None = None) -> Position:

@@ -62,6 +62,29 @@ def count_errors(spec: LanguageSpec, text: str) -> int:
     return len(syntax_problems(parse(spec, text)))
 
 
+def _end_point(start: tuple[int, int], inserted: bytes) -> tuple[int, int]:
+    newlines = inserted.count(b"\n")
+    if newlines == 0:
+        return start[0], start[1] + len(inserted)
+    return start[0] + newlines, len(inserted) - inserted.rfind(b"\n") - 1
+
+
+def errors_with_insertion(spec: LanguageSpec, tree: Tree, source: bytes, byte_offset: int, insertion: str) -> int:
+    """Syntax errors in `source` (the text `tree` was parsed from) with `insertion` at `byte_offset`.
+
+    Reparses incrementally from a copy of `tree`: the cost is proportional to the edit, not the file."""
+    inserted = insertion.encode("utf-8", "surrogatepass")
+    line_start = source.rfind(b"\n", 0, byte_offset) + 1
+    start = (source.count(b"\n", 0, byte_offset), byte_offset - line_start)
+    edited = tree.copy()
+    edited.edit(
+        start_byte=byte_offset, old_end_byte=byte_offset, new_end_byte=byte_offset + len(inserted),
+        start_point=start, old_end_point=start, new_end_point=_end_point(start, inserted),
+    )
+    new_source = source[:byte_offset] + inserted + source[byte_offset:]
+    return len(syntax_problems(new_parser(spec).parse(new_source, edited)))
+
+
 def local_definitions(tree: Tree, limit: int = 2_000) -> tuple[LocalDefinition, ...]:
     """Named definitions anywhere in the file: nodes whose type names a definition or declaration and that
     have a `name` field. Grammar-agnostic, so it works for every registered language."""

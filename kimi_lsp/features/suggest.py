@@ -5,16 +5,16 @@ turns engine failures into "no suggestion" plus a status change."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from .. import context, postprocess
 from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
-from ..syntax import count_errors
+from ..syntax import errors_with_insertion
 from ..templates import template_for
-from ..trees import MAX_PARSE_BYTES
-from ..index.languages import spec_for_path, spec_named
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -30,7 +30,6 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
         return None
     template = template_for(ls.settings.model.profile)
     prompt = context.build(snapshot, template)
-    spec = spec_named(snapshot.language_id) or spec_for_path(snapshot.uri)
     line_prefix = prompt.prefix.rsplit("\n", 1)[-1]
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
@@ -47,7 +46,14 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
         return None
     if result is None:
         return None
-    errors = None
-    if spec is not None and len(prompt.prefix) + len(prompt.suffix) < MAX_PARSE_BYTES:
-        errors = lambda text: count_errors(spec, text)  # noqa: E731
-    return postprocess.finish(result.text, prompt.prefix, prompt.suffix, errors)
+    return postprocess.finish(result.text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
+
+
+def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
+    """Counts syntax errors in the document with a candidate inserted at the cursor (None: cannot parse)."""
+    parsed = ls.trees.get(snapshot.uri, snapshot.language_id, snapshot.version, snapshot.text)
+    if parsed is None:
+        return None
+    source = snapshot.text.encode("utf-8", "surrogatepass")
+    byte_offset = len(snapshot.prefix.encode("utf-8", "surrogatepass"))
+    return partial(errors_with_insertion, parsed.spec, parsed.tree, source, byte_offset)

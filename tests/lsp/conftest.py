@@ -21,7 +21,7 @@ CLIENTS = ("visual-studio-code", "neovim")
 
 SCRIPT: dict[str, Any] = {
     "responses": [
-        {"contains": "# case: slow", "text": "x = 1\n" * 50, "delay_ms": 150},
+        {"contains": "# case: slow", "text": "x = 1\n" + "    x = 1\n" * 30, "delay_ms": 100},
         {"contains": "# case: fix", "text": "def broken():\n"},
         {"contains": "# case: add", "text": "return a + b\n\ndef unrelated():\n    pass\n"},
         {"contains": "# case: emoji", "text": "len(s)"},

@@ -179,7 +179,19 @@ class Resolver:
         names = [n for n in ref.names if n not in ("*", "self")]
         tails = [segments[1:] + [n] for n in names] or [segments[1:]]
         out = [f for tail in tails if (f := self._rust_file(base, tail))]
-        return out or ([f] if names and (f := self._rust_file(base, segments[1:])) else [])
+        if not out and names:
+            out = [f] if (f := self._rust_file(base, segments[1:])) else []
+        if out or head not in ("crate", "self", "super") or len(segments) > 2:
+            return out
+        return [f] if (f := self._rust_module_file(base)) else []  # an item of that module itself
+
+    def _rust_module_file(self, base: str) -> str | None:
+        """The file of the module whose directory is `base` (its items are named directly, e.g. super::Token)."""
+        for candidate in (os.path.join(base, "lib.rs"), os.path.join(base, "main.rs"), os.path.join(base, "mod.rs"),
+                          base + ".rs"):
+            if candidate in self.paths:
+                return candidate
+        return None
 
     def _rust_file(self, base: str, segments: list[str]) -> str | None:
         for n in range(len(segments), 0, -1):

@@ -205,7 +205,12 @@ class WorkspaceIndex:
         task = self._open_refresh.pop(uri, None)
         if task is not None:
             task.cancel()
-        self.file_events([FileEvent("changed", uri_to_path(uri))])  # the disk version is the truth again
+        path = uri_to_path(uri)
+        record = self.files.get(path)
+        blob = self._store.outline(record.fid) if record is not None and self._store is not None else None
+        if record is not None and blob is not None:  # the disk version is the truth again
+            self.table.replace_file(record.fid, pack_symbols(raw_symbols_of(decode_raw(blob))))
+        self.file_events([FileEvent("changed", path)])
 
     def _open_doc(self, path_or_uri: str) -> str | None:
         if path_or_uri in self.documents:

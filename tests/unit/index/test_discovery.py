@@ -1,0 +1,105 @@
+"""Which files are indexed: gitignore semantics, excludes, size cap, binary files, symlink loops, secrets."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from kimi_lsp.index.discovery import IgnoreRules, walk
+from kimi_lsp.index.worker import index_file
+from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
+
+
+def make(root: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def found(root: Path, **kw: object) -> set[str]:
+    return {os.path.relpath(f.path, root) for f in walk(IgnoreRules(root, **kw))}  # type: ignore[arg-type]
+
+
+def test_nested_gitignore_negation_and_info_exclude(tmp_path: Path) -> None:
+    make(tmp_path, {
+        ".git/info/exclude": "local_only.py\n",
+        ".gitignore": "*.gen.py\nbuild/\n/top_only.py\n",
+        "a.py": "", "x.gen.py": "", "top_only.py": "", "local_only.py": "", "build/out.py": "",
+        "sub/.gitignore": "!keep.gen.py\nsecret_dir/\n",
+        "sub/keep.gen.py": "", "sub/drop.gen.py": "", "sub/top_only.py": "", "sub/secret_dir/x.py": "",
+        "sub/deeper/.gitignore": "*.py\n!wanted.py\n", "sub/deeper/unwanted.py": "", "sub/deeper/wanted.py": "",
+        "node_modules/lib/index.js": "", "notes.txt": "",
+    })
+    assert found(tmp_path) == {"a.py", "sub/keep.gen.py", "sub/top_only.py", "sub/deeper/wanted.py"}
+
+
+def test_excluded_directory_cannot_be_reincluded(tmp_path: Path) -> None:
+    make(tmp_path, {".gitignore": "gen/\n!gen/keep.py\n", "gen/keep.py": "", "ok.py": ""})
+    assert found(tmp_path) == {"ok.py"}
+
+
+def test_gitignore_above_the_root_applies_unless_it_ignores_the_root(tmp_path: Path) -> None:
+    make(tmp_path, {".git/HEAD": "", ".gitignore": "*.log.py\nvendored/\n", "proj/a.py": "", "proj/b.log.py": "",
+                    "vendored/lib/c.py": ""})
+    assert found(tmp_path / "proj") == {"a.py"}
+    assert found(tmp_path / "vendored") == {"lib/c.py"}  # the folder the user opened is never itself ignored
+
+
+def test_exclude_globs_and_size_cap(tmp_path: Path) -> None:
+    make(tmp_path, {"a.py": "x = 1\n", "big.py": "x" * 2000, "gen/out.py": "", "deep/x/tmp_1.py": ""})
+    assert found(tmp_path, exclude=["gen/", "tmp_*.py"], max_file_bytes=1000) == {"a.py"}
+
+
+def test_symlink_loops_are_cut(tmp_path: Path) -> None:
+    make(tmp_path, {"pkg/a.py": ""})
+    os.symlink(tmp_path, tmp_path / "pkg" / "loop")
+    os.symlink(tmp_path / "pkg", tmp_path / "alias")
+    assert len(found(tmp_path)) == 1  # one way into pkg/ only, and no endless descent
+
+
+def test_binary_and_oversized_files_are_skipped_by_the_indexer(tmp_path: Path) -> None:
+    make(tmp_path, {"bin.py": b"\x00\x01\x02def f(): pass\n", "big.py": "x = 1\n" * 100})
+    assert index_file(str(tmp_path / "bin.py"), None, 1000).status == "skipped"
+    assert index_file(str(tmp_path / "big.py"), None, 100).status == "skipped"
+
+
+SECRETS = {
+    ".env": "API_KEY=1", ".env.local": "x", "config/prod.env": "x", "certs/server.pem": "x", "certs/tls.key": "x",
+    "id_rsa": "x", "keys/id_ed25519.pub": "x", ".npmrc": "x", ".pypirc": "x", ".netrc": "x",
+    "credentials.json": "{}", "store.p12": "x", "store.pfx": "x", "home/.aws/credentials": "x",
+    "home/.ssh/config": "x",
+    # secrets with indexable extensions must still never be opened
+    ".ssh/helper.py": "x = 1", "secrets/.env.py": "x", "deploy/id_rsa.py": "x",
+}
+
+
+async def test_secret_files_are_never_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(tmp_path, {**SECRETS, "ok.py": "def fine(): pass\n"})
+    secret_paths = {str((tmp_path / rel).resolve()) for rel in SECRETS}
+    opened: list[str] = []
+    real_open, real_io_open, real_os_open = builtins.open, io.open, os.open
+
+    def spy(real):  # type: ignore[no-untyped-def]
+        def wrapper(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if isinstance(file, (str, os.PathLike)):
+                opened.append(os.path.realpath(file))
+            return real(file, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(builtins, "open", spy(real_open))
+    monkeypatch.setattr(io, "open", spy(real_io_open))
+    monkeypatch.setattr(os, "open", spy(real_os_open))
+    index = WorkspaceIndex([tmp_path], IndexSettings(cache_path=":memory:", workers=0))
+    await index.start()
+    await index.close()
+    assert set(index.files) == {str(tmp_path.resolve() / "ok.py")}
+    assert str(tmp_path.resolve() / "ok.py") in opened  # the spy does see the files we read
+    assert not secret_paths & set(opened)

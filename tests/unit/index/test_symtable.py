@@ -1,0 +1,55 @@
+"""The compact symbol table: lookups, fuzzy search, overlay and compaction."""
+
+from __future__ import annotations
+
+from kimi_lsp.index.symtable import SymbolTable, build_compacted
+
+
+def names(hits: list) -> list[str]:  # type: ignore[type-arg]
+    return [h.name for h in hits]
+
+
+def test_lookup_and_search_across_base_and_overlay() -> None:
+    table = SymbolTable()
+    table.replace_file(1, (("parse_file", 3, 4 << 5 | 9), ("Parser", 10, 6 << 5 | 2)))
+    table.replace_file(2, (("parse", 1, 0), ("unparse", 2, 0)))
+    table.install_base(build_compacted(table.compaction_input()))
+    assert table.overlay == {} and len(table.base) == 4
+    table.replace_file(3, (("parse", 7, 0),))
+    hits = table.lookup("parse")
+    assert [(h.fid, h.line) for h in hits] == [(2, 1), (3, 7)]
+    assert table.lookup("parse_file")[0].col == 4 and table.lookup("parse_file")[0].kind == 9
+    assert names(table.search("parse", 10))[:3] == ["parse", "parse", "Parser"]
+    assert names(table.search("pf", 10)) == ["parse_file"]
+    assert names(table.search("", 2)) == ["parse", "parse"]  # shorter names first
+
+
+def test_replaced_and_removed_files_hide_their_base_entries() -> None:
+    table = SymbolTable()
+    table.replace_file(1, (("old_name", 1, 0),))
+    table.replace_file(2, (("gone", 1, 0),))
+    table.install_base(build_compacted(table.compaction_input()))
+    table.replace_file(1, (("new_name", 1, 0),))
+    table.remove_file(2)
+    assert table.lookup("old_name") == [] and table.lookup("gone") == []
+    assert names(table.search("name", 10)) == ["new_name"]
+
+
+def test_changes_during_compaction_survive_it() -> None:
+    table = SymbolTable()
+    table.replace_file(1, (("a", 1, 0),))
+    table.replace_file(2, (("b", 1, 0),))
+    snapshot = table.compaction_input()
+    table.replace_file(2, (("b2", 1, 0),))  # while the new base is being built
+    table.replace_file(3, (("c", 1, 0),))
+    table.install_base(build_compacted(snapshot))
+    assert sorted(names(table.search("", 10))) == ["a", "b2", "c"]
+    assert table.lookup("b") == []
+
+
+def test_non_ascii_names_keep_offsets_aligned() -> None:
+    table = SymbolTable()
+    table.replace_file(1, (("İstanbul", 1, 0), ("größe", 2, 0), ("zeta", 3, 0)))
+    table.install_base(build_compacted(table.compaction_input()))
+    assert names(table.search("zeta", 5)) == ["zeta"]
+    assert names(table.lookup("größe")) == ["größe"]

@@ -1,0 +1,207 @@
+"""WorkspaceIndex end to end on the fixture workspace: symbols, imports, members, cache, disk events."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kimi_lsp.index.model import FileEvent, Progress
+from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
+
+
+def settings(tmp_path: Path, **kw: object) -> IndexSettings:
+    return IndexSettings(cache_path=str(tmp_path / "cache.sqlite"), workers=0, debounce_ms=10, **kw)  # type: ignore[arg-type]
+
+
+async def started(root: Path, tmp_path: Path, **kw: object) -> WorkspaceIndex:
+    index = WorkspaceIndex([root], settings(tmp_path, **kw))
+    await index.start()
+    return index
+
+
+def targets(index: WorkspaceIndex, path: Path, root: Path) -> dict[str, list[str]]:
+    return {imp.ref.spec + (":" + ",".join(imp.ref.names) if imp.ref.names else ""):
+            [os.path.relpath(t, root) for t in imp.targets] for imp in index.imports_of(str(path))}
+
+
+async def test_imports_resolve_to_workspace_files(fixture_tree: Path, tmp_path: Path) -> None:
+    index = await started(fixture_tree, tmp_path)
+    r = fixture_tree
+    core = targets(index, r / "pyproj/pkg/core.py", r)
+    assert core["os"] == []
+    assert core[":util"] == ["pyproj/pkg/util.py"]
+    assert core["sub:helpers"] == ["pyproj/pkg/sub/helpers.py"]
+    assert core["sub.helpers:assist,CONSTANT"] == ["pyproj/pkg/sub/helpers.py"]
+    app = targets(index, r / "pyproj/app.py", r)
+    assert app["pkg.core"] == ["pyproj/pkg/core.py"]
+    assert app["pkg:util"] == ["pyproj/pkg/util.py"]
+    assert app["requests"] == []
+    assert targets(index, r / "pyproj/pkg/__init__.py", r)["core:Engine"] == ["pyproj/pkg/core.py"]
+    js = targets(index, r / "web/src/main.js", r)
+    assert js["./lib/helper"] == ["web/src/lib/helper.js"]
+    assert js["./util.js"] == ["web/src/util.js"] and js["./util"] == ["web/src/util.js"]
+    assert js["./lazy.mjs"] == ["web/src/lazy.mjs"] and js["fs"] == []
+    ts = targets(index, r / "web/src/app.ts", r)
+    assert ts["./model.js"] == ["web/src/model.ts"] and ts["./model"] == ["web/src/model.ts"]
+    assert ts["react"] == []
+    go = targets(index, r / "goproj/main.go", r)
+    assert go["example.com/goproj/store"] == ["goproj/store/store.go"] and go["fmt"] == []
+    rs = targets(index, r / "rustproj/src/lib.rs", r)
+    assert rs["self::parser"] == ["rustproj/src/parser.rs"]
+    assert rs["self::util"] == ["rustproj/src/util/mod.rs"]
+    assert rs["crate::parser:Parser,parse"] == ["rustproj/src/parser.rs"]
+    assert rs["self::util::helpers:*"] == ["rustproj/src/util/helpers.rs"]
+    assert rs["std::collections::HashMap"] == []
+    assert targets(index, r / "rustproj/src/parser.rs", r)["super::Token"] == ["rustproj/src/lib.rs"]
+    assert targets(index, r / "rustproj/src/util/helpers.rs", r)["crate::Token"] == ["rustproj/src/lib.rs"]
+    java = targets(index, r / "javaproj/src/main/java/com/acme/App.java", r)
+    user = ["javaproj/src/main/java/com/acme/model/User.java"]
+    assert java["com.acme.model.User"] == user and java["com.acme.model.*"] == user
+    assert java["com.acme.model.User.create"] == user and java["java.util.List"] == []
+    c = targets(index, r / "cproj/util.c", r)
+    assert c["util.h"] == ["cproj/include/util.h"] and c["<stdio.h>"] == []
+    assert targets(index, r / "cproj/shape.cpp", r)["shape.hpp"] == ["cproj/shape.hpp"]
+    await index.close()
+
+
+async def test_symbols_members_and_outline(fixture_tree: Path, tmp_path: Path) -> None:
+    index = await started(fixture_tree, tmp_path)
+    found = index.definitions_named("make_engine")
+    assert [(s.path, s.line, s.col, s.kind) for s in found] == [
+        (str(fixture_tree / "pyproj/pkg/core.py"), 33, 4, "function")]
+    names = [s.name for s in index.workspace_symbols("mkeng", 10)]
+    assert names[0] == "make_engine"
+    assert [s.name for s in index.workspace_symbols("engine", 10)][:1] == ["Engine"]
+    assert {d.name for d in index.module_members("pkg.core")} == {
+        "MAX_SPEED", "registry", "Engine", "make_engine", "serve"}
+    app = (fixture_tree / "pyproj/app.py").as_uri()
+    assert {d.name for d in index.module_members("util", from_path=app)} == {"tool"}
+    assert {d.name for d in index.module_members("com.acme.model")} == {"User"}
+    assert {d.name for d in index.module_members("example.com/goproj/store")} == {"Store", "New"}
+    outline = index.document_symbols((fixture_tree / "goproj/main.go").as_uri())
+    assert [d.name for d in outline][:2] == ["Version", "debug"]
+    await index.close()
+
+
+async def test_progress_is_reported(fixture_tree: Path, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    await index.start(progress=seen.append)
+    assert seen[0].done == 0 and seen[-1].done == seen[-1].total == len(index.files)
+    assert seen[-1].message == f"Indexing {len(index.files)}/{len(index.files)}"
+    await index.close()
+
+
+def snapshot(index: WorkspaceIndex) -> tuple[object, ...]:
+    files = sorted((r.path, r.language, r.size, r.digest) for r in index.files.values())
+    symbols = sorted((s.name, s.kind, s.path, s.line, s.col) for s in index.workspace_symbols("", 100_000))
+    outlines = {p: index.document_symbols(p) for p in index.files}
+    return files, symbols, outlines
+
+
+async def test_warm_start_equals_cold_start_and_reparses_only_changes(
+        fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = await started(fixture_tree, tmp_path)
+    expected = snapshot(cold)
+    await cold.close()
+    parsed: list[str] = []
+    import kimi_lsp.index.worker as worker
+    real = worker.raw_outline_of_source
+    monkeypatch.setattr(worker, "raw_outline_of_source", lambda spec, data: parsed.append(spec.name) or real(spec, data))
+    warm = await started(fixture_tree, tmp_path)
+    assert snapshot(warm) == expected
+    assert parsed == []  # nothing changed: nothing re-parsed
+    await warm.close()
+    target = fixture_tree / "pyproj/pkg/util.py"
+    target.write_text("def tool():\n    return 2\n\n\ndef another():\n    pass\n")
+    os.utime(target, ns=(1, 1))
+    warm2 = await started(fixture_tree, tmp_path)
+    assert parsed == ["python"]
+    assert [s.path for s in warm2.definitions_named("another")] == [str(target)]
+    await warm2.close()
+
+
+async def test_same_content_new_mtime_is_not_reparsed(
+        fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    await (await started(fixture_tree, tmp_path)).close()
+    os.utime(fixture_tree / "pyproj/pkg/util.py", ns=(5, 5))
+    import kimi_lsp.index.worker as worker
+    monkeypatch.setattr(worker, "raw_outline_of_source", lambda *a: pytest.fail("re-parsed an unchanged file"))
+    index = await started(fixture_tree, tmp_path)
+    assert index.files[str(fixture_tree / "pyproj/pkg/util.py")].mtime_ns == 5
+    await index.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "foreign", "truncated"])
+async def test_corrupt_or_foreign_cache_is_rebuilt(fixture_tree: Path, tmp_path: Path, damage: str) -> None:
+    cold = await started(fixture_tree, tmp_path)
+    expected = snapshot(cold)
+    await cold.close()
+    cache = tmp_path / "cache.sqlite"
+    if damage == "garbage":
+        cache.write_bytes(b"this is not a database" * 100)
+    elif damage == "foreign":
+        cache.unlink()
+        db = sqlite3.connect(cache)
+        db.execute("CREATE TABLE files (x)")
+        db.commit()
+        db.close()
+    else:
+        data = cache.read_bytes()
+        cache.write_bytes(data[: len(data) // 3])
+    for suffix in ("-wal", "-shm"):
+        Path(str(cache) + suffix).unlink(missing_ok=True)
+    rebuilt = await started(fixture_tree, tmp_path)
+    assert snapshot(rebuilt) == expected
+    await rebuilt.close()
+
+
+async def test_file_events_add_change_delete(fixture_tree: Path, tmp_path: Path) -> None:
+    index = await started(fixture_tree, tmp_path)
+    new = fixture_tree / "pyproj/pkg/fresh.py"
+    new.write_text("def brand_new():\n    pass\n")
+    index.file_events([FileEvent("created", str(new))])
+    await index.flush_events()
+    assert [s.path for s in index.definitions_named("brand_new")] == [str(new)]
+    new.write_text("def renamed_fn():\n    pass\n")
+    index.file_events([FileEvent("changed", str(new))])
+    await index.flush_events()
+    assert index.definitions_named("brand_new") == [] and len(index.definitions_named("renamed_fn")) == 1
+    new.unlink()
+    index.file_events([FileEvent("deleted", str(new))])
+    await index.flush_events()
+    assert index.definitions_named("renamed_fn") == [] and str(new) not in index.files
+    await index.close()
+
+
+async def test_open_document_symbols_follow_the_editor(fixture_tree: Path, tmp_path: Path) -> None:
+    index = await started(fixture_tree, tmp_path)
+    path = fixture_tree / "pyproj/pkg/util.py"
+    uri = path.as_uri()
+    text = path.read_text()
+    index.did_open(uri, text, 1)
+    edited = text.replace("def tool", "def tool_v2")
+    index.did_change(uri, edited, [], 2)
+    assert [d.name for d in index.document_symbols(uri)] == ["tool_v2"]
+    await index._open_refresh[uri]  # the debounced refresh of the workspace table
+    assert [s.name for s in index.definitions_named("tool_v2")] == ["tool_v2"]
+    index.did_close(uri)
+    await index.flush_events()
+    assert index.definitions_named("tool_v2") == [] and len(index.definitions_named("tool")) == 1
+    await index.close()
+
+
+async def test_queries_answer_while_indexing(fixture_tree: Path, tmp_path: Path) -> None:
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    answers: list[int] = []
+    index_ref = index
+
+    def progress(p: Progress) -> None:
+        answers.append(len(index_ref.workspace_symbols("", 1000)))
+
+    await index.start(progress=progress)
+    assert answers[0] == 0 and answers[-1] > 0
+    await index.close()

@@ -205,3 +205,16 @@ async def test_queries_answer_while_indexing(fixture_tree: Path, tmp_path: Path)
     await index.start(progress=progress)
     assert answers[0] == 0 and answers[-1] > 0
     await index.close()
+
+
+async def test_process_pool_gives_the_same_index(fixture_tree: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.jobs as jobs
+    threaded = await started(fixture_tree, tmp_path / "t")
+    expected = snapshot(threaded)
+    await threaded.close()
+    monkeypatch.setattr(jobs, "POOL_THRESHOLD", 1)
+    pooled = WorkspaceIndex([fixture_tree], IndexSettings(cache_path=str(tmp_path / "p.sqlite"), workers=2))
+    await pooled.start()
+    assert snapshot(pooled) == expected
+    await pooled.close()

@@ -1,0 +1,64 @@
+"""The documentSymbol / workspace symbol / member-completion converters and handler bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types as lsp
+
+from kimi_lsp.features.symbols import (
+    document_symbol, document_symbol_tree, member_access, member_completions, workspace_symbol, workspace_symbols,
+)
+from kimi_lsp.index.model import Definition, Span, SymbolLocation
+from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
+
+S = Span(0, 0, 3, 0)
+
+
+def test_document_symbols_nest_under_their_parent() -> None:
+    defs = [Definition("A", "class", S, Span(0, 6, 0, 7), "class A", "", -1),
+            Definition("m", "method", S, Span(1, 8, 1, 9), "def m(self)", "doc", 0),
+            Definition("f", "function", S, Span(4, 4, 4, 5), "def f()", "", -1)]
+    tree = document_symbol_tree(defs)
+    assert [s.name for s in tree] == ["A", "f"]
+    assert tree[0].kind == lsp.SymbolKind.Class and tree[0].children is not None
+    assert [c.name for c in tree[0].children] == ["m"] and tree[0].children[0].kind == lsp.SymbolKind.Method
+    assert tree[0].selection_range.start.character == 6
+
+
+def test_workspace_symbol_location() -> None:
+    symbol = workspace_symbol(SymbolLocation("run", "method", "/w/a.py", 3, 8))
+    assert symbol.location.uri == "file:///w/a.py"  # type: ignore[union-attr]
+    assert symbol.location.range.end.character == 11  # type: ignore[union-attr]
+
+
+def test_member_access() -> None:
+    assert member_access("x = os.pa") == ("os", "pa")
+    assert member_access("pkg.core.") == ("pkg.core", "")
+    assert member_access("use crate::util::") == ("crate::util", "")
+    assert member_access("x = 1 + y") is None
+
+
+class Server:
+    def __init__(self, index: WorkspaceIndex | None) -> None:
+        self.index = index
+
+
+async def test_handlers_read_the_index(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "tools.py").write_text("class Hammer:\n    def hit(self): pass\n\ndef nail(): pass\n")
+    (tmp_path / "main.py").write_text("from pkg import tools\ntools.\n")
+    index = WorkspaceIndex([tmp_path], IndexSettings(cache_path=":memory:", workers=0))
+    await index.start()
+    server = Server(index)
+    uri = (tmp_path / "pkg" / "tools.py").as_uri()
+    symbols = await document_symbol(server, lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri)))
+    assert symbols is not None and [s.name for s in symbols] == ["Hammer", "nail"]
+    found = await workspace_symbols(server, lsp.WorkspaceSymbolParams(query="ham"))
+    assert found is not None and [s.name for s in found] == ["Hammer"]
+    items = member_completions(index, (tmp_path / "main.py").as_uri(), "tools.")
+    assert sorted(i.label for i in items) == ["Hammer", "nail"]
+    assert [i.label for i in member_completions(index, "", "pkg.tools.na")] == ["nail"]
+    assert await document_symbol(Server(None), lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri))) is None
+    await index.close()

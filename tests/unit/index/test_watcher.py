@@ -1,0 +1,61 @@
+"""watchdog picks up writes, deletes and renames made outside the editor (debounced, applied on the loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from kimi_lsp.index.model import FileEvent
+from kimi_lsp.index.watcher import Debouncer
+from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
+
+
+async def eventually(condition: Callable[[], bool], limit_s: float = 20.0) -> bool:
+    """Poll until `condition` holds; the limit only keeps a broken watcher from hanging the suite."""
+    for _ in range(int(limit_s / 0.02)):
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return condition()
+
+
+async def test_external_write_delete_and_rename(tmp_path: Path) -> None:
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    (root / "a.py").write_text("def alpha(): pass\n")
+    index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
+    await index.start(watch=True)
+    try:
+        assert len(index.definitions_named("alpha")) == 1
+        (root / "b.py").write_text("def beta(): pass\n")
+        assert await eventually(lambda: len(index.definitions_named("beta")) == 1)
+        (root / "a.py").write_text("def alpha2(): pass\n")
+        assert await eventually(lambda: len(index.definitions_named("alpha2")) == 1)
+        assert index.definitions_named("alpha") == []
+        (root / "b.py").rename(root / "c.py")
+        assert await eventually(lambda: [s.path for s in index.definitions_named("beta")] == [str(root / "c.py")])
+        (root / "c.py").unlink()
+        assert await eventually(lambda: index.definitions_named("beta") == [])
+        (root / "pkg").mkdir()
+        (root / "pkg" / "d.py").write_text("def delta(): pass\n")
+        assert await eventually(lambda: len(index.definitions_named("delta")) == 1)
+        (root / ".gitignore").write_text("pkg/\n")
+        assert await eventually(lambda: index.definitions_named("delta") == [])
+    finally:
+        await index.close()
+
+
+async def test_debouncer_batches_bursts() -> None:
+    batches: list[list[FileEvent]] = []
+
+    async def flush(batch: list[FileEvent]) -> None:
+        batches.append(batch)
+
+    debouncer = Debouncer(0.01, flush)
+    for i in range(50):
+        debouncer.add(FileEvent("changed", f"/x/{i % 5}.py"))
+    await debouncer.drain()
+    assert len(batches) == 1 and len(batches[0]) == 5
+    await debouncer.drain()
+    assert len(batches) == 1

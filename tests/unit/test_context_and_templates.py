@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from kimi_lsp.context import PREFIX_ALIGN_LINES, Budget, build, window_prefix, window_suffix
+from kimi_lsp.settings import MODEL_PROFILES
+from kimi_lsp.snapshot import DocumentSnapshot
+from kimi_lsp.templates import TEMPLATES, Snippet, template_for
+
+
+def _snap(text: str, cursor: int) -> DocumentSnapshot:
+    return DocumentSnapshot("file:///a.py", "python", 1, text, cursor)
+
+
+def test_every_settings_profile_has_a_template_and_unknown_ones_fail() -> None:
+    assert set(MODEL_PROFILES) == set(TEMPLATES)
+    with pytest.raises(KeyError, match="no prompt template"):
+        template_for("gpt-5")
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ("kimi-tiny", "<|file_sep|>b.py\nB\n<|fim_suffix|>SUF<|fim_prefix|>PRE<|fim_middle|>"),
+        ("qwen2.5-coder", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
+        ("deepseek-coder", "<｜fim▁begin｜>PRE<｜fim▁hole｜>SUF<｜fim▁end｜>"),
+        ("starcoder", "<file_sep>b.py\nB\n<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"),
+    ],
+)
+def test_fim_layouts(profile: str, expected: str) -> None:
+    assert template_for(profile).render("PRE", "SUF", (Snippet("b.py", "B"),)) == expected
+
+
+def test_kimi_k2_has_no_fim_tokens_and_asks_to_fill_the_hole() -> None:
+    prompt = template_for("kimi-k2").render("def f():\n    ", "\n", ())
+    assert "<|fim" not in prompt
+    assert "def f():\n    <|hole|>\n" in prompt
+    assert prompt.endswith("<|im_assistant|>assistant<|im_middle|>")
+    assert "<|im_end|>" in template_for("kimi-k2").stop
+
+
+def test_prefix_window_moves_in_aligned_steps_while_typing() -> None:
+    lines = [f"line {i} = {i}\n" for i in range(400)]
+    text = "".join(lines)
+    starts = {window_prefix(text[:cursor], 2000).splitlines()[0] for cursor in range(len(text) - 200, len(text))}
+    # 200 keystrokes (15 lines) move the window start at most once, in an aligned step
+    assert len(starts) <= 2
+    assert all(int(start.split()[1]) % PREFIX_ALIGN_LINES == 0 for start in starts)
+
+
+def test_windows_respect_their_budgets() -> None:
+    text = "x = 1\n" * 5000
+    assert len(window_prefix(text, 1000)) <= 1000
+    assert window_suffix(text, 100).endswith("\n") and len(window_suffix(text, 100)) <= 100
+    assert window_prefix("a" * 5000, 100) == "a" * 100  # one huge line
+
+
+def test_build_puts_the_cursor_last_and_scrubs() -> None:
+    text = "API_KEY = 'sk-123'\ndef f():\n    "
+    prompt = build(_snap(text, len(text)), template_for("kimi-tiny"), (Snippet("b.py", "b = 1"),),
+                   scrub=lambda s: s.replace("sk-123", "<redacted>"))
+    assert prompt.text.endswith("def f():\n    <|fim_middle|>")
+    assert "sk-123" not in prompt.text and "<redacted>" in prompt.text
+    assert prompt.text.startswith("<|file_sep|>b.py\nb = 1\n")
+
+
+def test_snippets_stop_at_their_budget() -> None:
+    snippets = tuple(Snippet(f"{i}.py", "x" * 400) for i in range(10))
+    prompt = build(_snap("", 0), template_for("kimi-tiny"), snippets, Budget(snippet_chars=1000))
+    assert prompt.text.count("<|file_sep|>") == 2

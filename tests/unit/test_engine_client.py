@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from kimi_lsp.engine_client import Chunk, EngineError, GenerateRequest, parse_sse_line
+from kimi_lsp.engine_host import EngineChoice, parse_engine_choice
+from kimi_lsp.generation import Generator, Sampling
+from kimi_lsp.scripted_engine import ScriptedEngine, ScriptedResponse
+
+
+def test_sse_lines_from_sglang() -> None:
+    event = {"text": "ret", "meta_info": {"finish_reason": {"type": "abort"}, "prompt_tokens": 10, "cached_tokens": 8}}
+    assert parse_sse_line("data: " + json.dumps(event)) == Chunk("ret", "abort", 10, 8)
+    assert parse_sse_line("data: {\"text\": \"x\", \"meta_info\": {\"finish_reason\": null}}") == Chunk("x")
+    assert parse_sse_line("data: [DONE]") is None
+    assert parse_sse_line("") is None and parse_sse_line(": keep-alive") is None
+    with pytest.raises(EngineError, match="unreadable"):
+        parse_sse_line("data: <html>")
+
+
+def test_engine_choices() -> None:
+    assert parse_engine_choice("none") == EngineChoice("none")
+    assert parse_engine_choice("http://127.0.0.1:30000") == EngineChoice("url", "http://127.0.0.1:30000")
+    assert parse_engine_choice("scripted:/tmp/s.json") == EngineChoice("scripted", "/tmp/s.json")
+    with pytest.raises(ValueError, match="--engine"):
+        parse_engine_choice("gpu")
+
+
+def test_a_broken_script_is_a_clear_error(tmp_path: Path) -> None:
+    script = tmp_path / "s.json"
+    script.write_text("{not json")
+    with pytest.raises(EngineError, match="invalid engine script"):
+        ScriptedEngine.from_file(script)
+
+
+async def test_stopping_early_aborts_and_superseding_returns_none(tmp_path: Path) -> None:
+    record = tmp_path / "r.jsonl"
+    engine = ScriptedEngine((ScriptedResponse("", "aaaa\nbbbb\ncccc\n", 20),), record=record, chunk_chars=5)
+    generator = Generator(engine)
+    sampling = Sampling(16, 0.0, ())
+    result = await generator.generate("doc", "p", sampling, stop_at=lambda text: 5 if "\n" in text else None)
+    assert result is not None and (result.text, result.finish_reason) == ("aaaa\n", "cut")
+    first = asyncio.create_task(generator.generate("doc", "p", sampling))
+    await asyncio.sleep(0.01)
+    second = await generator.generate("doc", "p", sampling)
+    assert await first is None and second is not None and second.finish_reason == "stop"
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    requests = [r["rid"] for r in rows if r["event"] == "request"]
+    aborts = [r["rid"] for r in rows if r["event"] == "abort"]
+    assert len(requests) == 3 and sorted(aborts) == sorted(requests[:2])  # the cut one and the superseded one
+
+
+async def test_a_cancelled_caller_aborts_the_engine_request(tmp_path: Path) -> None:
+    record = tmp_path / "r.jsonl"
+    generator = Generator(ScriptedEngine((ScriptedResponse("", "x" * 100, 50),), record=record))
+    task = asyncio.create_task(generator.generate("doc", "p", Sampling(16, 0.0, ())))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [r["event"] for r in rows] == ["request", "abort"] and rows[0]["rid"] == rows[1]["rid"]
+
+
+def test_generate_request_is_frozen() -> None:
+    request = GenerateRequest("r", "p", 1, 0.0)
+    with pytest.raises(AttributeError):
+        request.rid = "x"  # type: ignore[misc]

@@ -1,0 +1,43 @@
+# kimi-lsp: the two commands are `make demo` and `make test`; the rest are their set-up steps.
+# Everything installs from the package registries into .venv; downloads are cached outside the repo
+# (pip's cache, ${XDG_CACHE_HOME:-~/.cache}/kimi-lsp).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := timeout 1800 $(BIN)/python -m pip install --progress-bar off -c engine/constraints.txt
+
+.PHONY: venv engine editors test test-fast typecheck demo bench clean
+
+venv: $(VENV)/.kimi-lsp-base.stamp
+
+$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[dev]'
+	touch $@
+
+engine: venv            ## CPU torch + SGLang + its runtime requirements (the `engine` extra, see engine/install.sh)
+	bash engine/install.sh $(VENV)
+
+editors: venv           ## code-server + chromium, Neovim 0.11/0.12, LSP4J, Emacs, Helix (see editors/install.sh)
+	bash editors/install.sh $(BIN)/python
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: engine editors typecheck   ## every test: unit, LSP end to end, the real SGLang engine, real editors
+	$(BIN)/python -m pytest
+
+test-fast: venv typecheck        ## unit and LSP end-to-end tests only (no engine, no editors)
+	$(BIN)/python -m pytest tests/unit tests/lsp
+
+demo: engine            ## the main job on the embedded engine: a scripted editing session, printed
+	$(BIN)/python -m kimi_lsp.demo
+
+bench: engine
+	$(BIN)/python bench/lsp_overhead.py
+	$(BIN)/python bench/engine_latency.py
+	$(BIN)/python bench/index.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

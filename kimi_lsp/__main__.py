@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from . import __version__
@@ -44,13 +45,18 @@ def main(argv: list[str] | None = None) -> None:
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .server import build_server  # after logging is set up
+    from . import embedded  # after logging is set up
+    from .server import build_server
 
     server = build_server(args.engine)
-    if args.tcp:
-        server.start_tcp(*args.tcp)
-    else:
-        server.start_io()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # run the cleanup below
+    try:
+        if args.tcp:
+            server.start_tcp(*args.tcp)
+        else:
+            server.start_io()
+    finally:
+        embedded.stop(server)  # the client may exit without shutdown: never leave the engine behind
 
 
 if __name__ == "__main__":

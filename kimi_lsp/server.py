@@ -82,6 +82,7 @@ class KimiLanguageServer(LanguageServer):
         self.engines = EngineHost(self.send_status)
         self.trees = OpenTrees()
         self.background: set[Any] = set()  # tasks the server owns (engine boot...), kept alive until done
+        self.embedded_process: Any = None  # engine.launch.EngineProcess of the embedded engine, when one runs
 
     @property
     def encoding(self) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
+from .. import embedded
 from ..engine_client import EngineError
 from ..engine_host import EngineChoice, make_engine
 from ..settings import Settings, parse_settings
@@ -62,8 +63,6 @@ async def start_engine(ls: KimiLanguageServer) -> None:
         ls.engines.off("engine disabled (--engine none): index-only features")
         return
     if choice.kind == "embedded":
-        from .. import embedded  # imported lazily: only the embedded mode needs the engine package
-
         task = asyncio.create_task(embedded.boot(ls))
         ls.background.add(task)
         task.add_done_callback(ls.background.discard)
@@ -82,3 +81,4 @@ async def stop_engine(ls: KimiLanguageServer) -> None:
     for task in list(ls.background):
         task.cancel()
     await ls.engines.close()
+    embedded.stop(ls)

@@ -1,0 +1,1 @@
+"""`make demo`: the language server on the embedded engine, driven through a short editing session."""

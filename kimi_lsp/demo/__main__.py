@@ -1,0 +1,167 @@
+"""`python -m kimi_lsp.demo [--engine embedded|URL|none]`: a short scripted editing session.
+
+Copies the sample workspace to a temporary folder, starts `kimi-lsp` over stdio with a real LSP client,
+waits for the engine, then types into shop/cart.py the way an editor would (one didChange per keystroke,
+an inline completion request after each), asks for completions, breaks the syntax and applies the quick fix.
+Prints what an editor would show, with per-request latency and the engine's cached/prompt token ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.client import LanguageClient
+
+WORKSPACE = Path(__file__).resolve().parent / "workspace"
+TYPED = "    def total(self) -> Money:\n        "
+
+
+class DemoClient(LanguageClient):
+    def __init__(self) -> None:
+        super().__init__("kimi-demo", "0")
+        self.status: dict[str, Any] = {}
+        self.diagnostics: dict[str, list[lsp.Diagnostic]] = {}
+
+        @self.feature("kimi/status")
+        def on_status(params: Any) -> None:
+            self.status = dict(params.__dict__) if hasattr(params, "__dict__") else dict(params)
+            print(f"  [status] engine {self.status.get('engine')}: {self.status.get('message', '')}")
+
+        @self.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
+            self.diagnostics[params.uri] = list(params.diagnostics)
+
+        @self.feature(lsp.WINDOW_SHOW_MESSAGE)
+        def on_message(params: lsp.ShowMessageParams) -> None:
+            print(f"  [message] {params.message}")
+
+
+def ratio(client: DemoClient) -> str:
+    value = client.status.get("cacheRatio")
+    return "-" if value is None else f"{value:.2f}"
+
+
+async def timed(awaitable: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = await awaitable
+    return result, (time.perf_counter() - started) * 1000
+
+
+async def wait_for_engine(client: DemoClient, limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
+        if status["engine"] in ("ready", "off", "down"):
+            print(f"  engine {status['engine']}: {status['message']}")
+            return bool(status["engine"] == "ready")
+        await asyncio.sleep(1.0)
+    return False
+
+
+async def session(client: DemoClient, root: Path) -> None:
+    path = root / "shop" / "cart.py"
+    uri, text, version = path.as_uri(), path.read_text(), 1
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+        lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+    lines = text.splitlines()
+    line = len(lines)
+    print(f"\n== typing into shop/cart.py (line {line + 1}), one request per keystroke ==")
+    column = 0
+    for ch in TYPED:
+        version += 1
+        client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[lsp.TextDocumentContentChangePartial(
+                range=lsp.Range(start=lsp.Position(line=line, character=column), end=lsp.Position(line=line, character=column)),
+                text=ch)]))
+        line, column = (line + 1, 0) if ch == "\n" else (line, column + 1)
+        result, ms = await timed(client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic))))
+        items = result.items if isinstance(result, lsp.InlineCompletionList) else (result or [])
+        ghost = items[0].insert_text if items else ""
+        shown = str(ghost).replace("\n", "\\n")[:60]
+        print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {ratio(client):>4}  ghost: {shown}")
+    print("\n== completion after 'self.' ==")
+    version += 1
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start=lsp.Position(line=line, character=column), end=lsp.Position(line=line, character=column)),
+            text="return sum((l.total() for l in self.")]))
+    column += len("return sum((l.total() for l in self.")
+    completions, ms = await timed(client.text_document_completion_async(lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column))))
+    labels = [item.label for item in (completions.items if isinstance(completions, lsp.CompletionList) else [])]
+    print(f"  {ms:7.1f} ms  {len(labels)} items: {', '.join(labels[:10])}")
+    await diagnostics_and_fix(client, uri, version, line, column)
+
+
+async def diagnostics_and_fix(client: DemoClient, uri: str, version: int, line: int, column: int) -> None:
+    print("\n== diagnostics (the line is unfinished: an unclosed parenthesis) ==")
+    report, ms = await timed(client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri))))
+    found = list(report.items) if isinstance(report, lsp.RelatedFullDocumentDiagnosticReport) else []
+    for d in found:
+        print(f"  {ms:7.1f} ms  line {d.range.start.line + 1}: {d.message}")
+    if not found:
+        print("  none")
+        return
+    print("\n== code actions ==")
+    actions, ms = await timed(client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), range=found[0].range,
+        context=lsp.CodeActionContext(diagnostics=found))))
+    for action in actions or []:
+        print(f"  {ms:7.1f} ms  {action.title}")
+        if isinstance(action, lsp.CodeAction):
+            resolved, ms = await timed(client.code_action_resolve_async(action))
+            edits = (resolved.edit.changes or {}).get(uri, []) if resolved.edit else []
+            for edit in edits:
+                print(f"  {ms:7.1f} ms  resolved: replace lines {edit.range.start.line + 1}-{edit.range.end.line} "
+                      f"with {edit.new_text.strip()!r}")
+            if not edits:
+                print(f"  {ms:7.1f} ms  resolved: the model found no fix that parses")
+
+
+async def main(engine: str, wait_s: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "workspace"
+        shutil.copytree(WORKSPACE, root)
+        client = DemoClient()
+        await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", engine)
+        caps = lsp.ClientCapabilities(
+            window=lsp.WindowClientCapabilities(work_done_progress=False),
+            text_document=lsp.TextDocumentClientCapabilities(diagnostic=lsp.DiagnosticClientCapabilities()))
+        await client.initialize_async(lsp.InitializeParams(
+            capabilities=caps, root_uri=root.as_uri(), initialization_options={"debounceMs": 0, "model": {"maxTokens": 16}},
+            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="workspace")]))
+        client.initialized(lsp.InitializedParams())
+        print(f"kimi-lsp demo: engine {engine}; waiting up to {wait_s:.0f} s for it")
+        started = time.monotonic()
+        if await wait_for_engine(client, wait_s):
+            print(f"  engine ready after {time.monotonic() - started:.1f} s")
+        else:
+            print("  engine not available: index-only features")
+        try:
+            await session(client, root)
+        finally:
+            await client.shutdown_async(None)
+            client.exit(None)
+            await client.stop()
+        print("\nshut down cleanly")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="kimi-lsp demo")
+    parser.add_argument("--engine", default="embedded")
+    parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the engine")
+    args = parser.parse_args()
+    asyncio.run(main(args.engine, args.wait))

@@ -1,0 +1,1 @@
+"""A tiny shop: the sample workspace of `make demo`."""

@@ -171,7 +171,8 @@ def _doc(lang: str, node: Node) -> str:
         anchor = anchor.parent
     prev, row = anchor.prev_named_sibling, anchor.start_point[0]
     while prev is not None and prev.type in _ATTRIBUTES:
-        prev, row = prev.prev_named_sibling, prev.start_point[0]
+        row = prev.start_point[0]
+        prev = prev.prev_named_sibling
     lines: list[str] = []
     while prev is not None and prev.type in _COMMENT_TYPES and prev.end_point[0] >= row - 1:
         text = _text(prev)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kimi_lsp.index.symtable import Base, build_base, fold
+from kimi_lsp.index.symtable import Base, build_base
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class StoredFile(NamedTuple):
 
 
 class FileRow(NamedTuple):
+    fid: int
     path: str
     language: str
     size: int
@@ -86,6 +87,7 @@ class IndexStore:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA cache_size=-512")  # KiB; lookups are by key, a big page cache buys nothing
         return db
 
     def _is_ours(self, db: sqlite3.Connection) -> bool:
@@ -131,19 +133,12 @@ class IndexStore:
         row = self.db.execute("SELECT outline FROM files WHERE id = ?", (fid,)).fetchone()
         return bytes(row[0]) if row is not None else None
 
-    def upsert(self, rows: Sequence[FileRow]) -> list[int]:
-        """Insert or replace files; returns their ids (stable for a path across updates)."""
-        ids: list[int] = []
+    def upsert(self, rows: Sequence[FileRow]) -> None:
+        """Insert or replace files under the ids the caller chose (one id per path for the cache's life)."""
         with self._transaction():
             self._invalidate_symtab()
-            for row in rows:
-                cur = self.db.execute(
-                    "INSERT INTO files (path, language, size, mtime_ns, digest, package, outline) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET language = excluded.language, "
-                    "size = excluded.size, mtime_ns = excluded.mtime_ns, digest = excluded.digest, "
-                    "package = excluded.package, outline = excluded.outline RETURNING id", row)
-                ids.append(cur.fetchone()[0])
-        return ids
+            self.db.executemany("INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
+                                "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""
@@ -173,7 +168,7 @@ class IndexStore:
         arrays = [array("I") for _ in range(4)]
         for arr, blob in zip(arrays, row[1:]):
             arr.frombytes(blob)
-        return Base(names, fold(names), *arrays)
+        return Base(names, *arrays)
 
     def rebuild_symtab(self, symbols: Callable[[bytes], Iterable[tuple[str, int, int]]]) -> Base:
         """A symbol table from every stored outline (when the snapshot is stale). Uses its own connection, so

@@ -29,10 +29,9 @@ class Hit(NamedTuple):
 
 @dataclass(slots=True, frozen=True)
 class Base:
-    """Sorted symbols. names: '\\n'-joined, lower: the same lowercased, offsets: start of each name (+ end)."""
+    """Sorted symbols. names: '\\n'-joined, offsets: start of each name (+ end), then one array per field."""
 
     names: str
-    lower: str
     offsets: array[int]
     fids: array[int]
     lines: array[int]
@@ -49,14 +48,7 @@ class Base:
         return Hit(self.name(i), self.fids[i], self.lines[i], ck >> 5, ck & 31)
 
 
-def fold(text: str) -> str:
-    """Lowercase without changing the length (so offsets into the names string stay valid)."""
-    if text.isascii():
-        return text.lower()
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
-EMPTY_BASE = Base("", "", array("I", [0]), array("I"), array("I"), array("I"))
+EMPTY_BASE = Base("", array("I", [0]), array("I"), array("I"), array("I"))
 
 
 def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
@@ -69,7 +61,7 @@ def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
         total += len(r[0]) + 1
         offsets.append(total)
     return Base(
-        names, fold(names), offsets,
+        names, offsets,
         array("I", (r[1] for r in rows)), array("I", (r[2] for r in rows)), array("I", (r[3] for r in rows)),
     )
 
@@ -94,29 +86,31 @@ class SymbolTable:
         self.base = base
         self.overlay: dict[int, FileSymbols] = {}
         self.dead: set[int] = set()  # files whose base entries are stale
-        self._by_name: dict[str, set[int]] = {}
+        self._by_name: dict[str, list[int]] | None = {}  # overlay name -> fids, rebuilt lazily after changes
         self._touched: set[int] = set()
-
-    @property
-    def num_overlay_symbols(self) -> int:
-        return sum(len(s) for s in self.overlay.values())
+        self.num_overlay_symbols = 0
 
     def replace_file(self, fid: int, symbols: FileSymbols) -> None:
         self.remove_file(fid)
         self.overlay[fid] = symbols
-        for name, _, _ in symbols:
-            self._by_name.setdefault(name, set()).add(fid)
+        self.num_overlay_symbols += len(symbols)
 
     def remove_file(self, fid: int) -> None:
-        old = self.overlay.pop(fid, ())
-        for name, _, _ in old:
-            fids = self._by_name.get(name)
-            if fids is not None:
-                fids.discard(fid)
-                if not fids:
-                    del self._by_name[name]
+        self.num_overlay_symbols -= len(self.overlay.pop(fid, ()))
+        self._by_name = None
         self.dead.add(fid)
         self._touched.add(fid)
+
+    def _overlay_index(self) -> dict[str, list[int]]:
+        if self._by_name is None:
+            index: dict[str, list[int]] = {}
+            for fid, symbols in self.overlay.items():
+                for name, _, _ in symbols:
+                    fids = index.setdefault(name, [])
+                    if not fids or fids[-1] != fid:
+                        fids.append(fid)
+            self._by_name = index
+        return self._by_name
 
     def lookup(self, name: str) -> list[Hit]:
         """Every definition spelled exactly `name`."""
@@ -127,7 +121,7 @@ class SymbolTable:
             if base.fids[i] not in self.dead:
                 out.append(base.hit(i))
             i += 1
-        for fid in sorted(self._by_name.get(name, ())):
+        for fid in sorted(self._overlay_index().get(name, ())):
             out.extend(Hit(n, fid, line, ck >> 5, ck & 31) for n, line, ck in self.overlay[fid] if n == name)
         return out
 
@@ -143,13 +137,13 @@ class SymbolTable:
 
     def _candidates(self, q: str, cap: int) -> Iterator[Hit]:
         base, count = self.base, 0
-        pattern = re.compile("[^\n]*?".join(re.escape(c) for c in q)) if q else None
+        pattern = re.compile("[^\n]*?".join(re.escape(c) for c in q), re.IGNORECASE) if q else None
         pos = 0
-        while count < cap and pos < len(base.lower):
+        while count < cap and pos < len(base.names):
             if pattern is None:
                 i = bisect_right(base.offsets, pos) - 1
             else:
-                m = pattern.search(base.lower, pos)
+                m = pattern.search(base.names, pos)
                 if m is None:
                     break
                 i = bisect_right(base.offsets, m.start()) - 1
@@ -181,7 +175,7 @@ class SymbolTable:
         """Finish a compaction: files touched since compaction_input stay in the overlay; the rest fold in."""
         touched = self._touched
         keep = {fid: symbols for fid, symbols in self.overlay.items() if fid in touched}
-        self.base, self.overlay, self._by_name = base, {}, {}
+        self.base, self.overlay, self._by_name, self.num_overlay_symbols = base, {}, None, 0
         for fid, symbols in keep.items():
             self.replace_file(fid, symbols)
         self.dead, self._touched = set(touched), set()

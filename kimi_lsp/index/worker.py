@@ -18,6 +18,8 @@ from kimi_lsp.index.secrets import is_secret_path
 
 # (name, line, col, kind code) of every definition's name
 Symbols = tuple[tuple[str, int, int, int], ...]
+# the symbol table's per-file form: (name, line, col << 5 | kind code)
+PackedSymbols = tuple[tuple[str, int, int], ...]
 
 
 class FileResult(NamedTuple):
@@ -32,7 +34,7 @@ class FileResult(NamedTuple):
     language: str
     package: str
     outline: bytes
-    symbols: Symbols
+    symbols: PackedSymbols
 
 
 def digest_of(data: bytes) -> bytes:
@@ -46,6 +48,10 @@ def symbols_of(outline: Outline) -> Symbols:
 
 def raw_symbols_of(raw: RawOutline) -> Symbols:
     return tuple((d[0], d[6], d[7], d[1]) for d in raw[2])
+
+
+def packed_symbols_of(raw: RawOutline) -> PackedSymbols:
+    return tuple((d[0], d[6], d[7] << 5 | d[1]) for d in raw[2])
 
 
 def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileResult:
@@ -67,7 +73,7 @@ def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileRes
         return FileResult(path, "unchanged", st.st_size, st.st_mtime_ns, digest, spec.name, "", b"", ())
     raw = raw_outline_of_source(spec, data)
     return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, raw[1], encode_raw(raw),
-                      raw_symbols_of(raw))
+                      packed_symbols_of(raw))
 
 
 def index_batch(items: Sequence[tuple[str, bytes | None]], max_bytes: int) -> list[FileResult]:

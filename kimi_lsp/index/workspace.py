@@ -10,6 +10,7 @@ event loop; none blocks it for long. Closed files' outlines live in the SQLite c
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import sqlite3
@@ -67,6 +68,7 @@ class WorkspaceIndex:
         self._rules = self._new_rules()
         self._store: IndexStore | None = None
         self._by_fid: dict[int, FileRecord] = {}
+        self._next_fid = 0
         self._resolver: Resolver | None = None
         self._debouncer = Debouncer(self.settings.debounce_ms / 1000, self._apply_events)
         self._watcher: FileWatcher | None = None
@@ -86,8 +88,9 @@ class WorkspaceIndex:
         except sqlite3.DatabaseError as exc:
             log.warning("index cache unreadable (%s); rebuilding it", exc)
             self._store.reset()
-            self.files, self._by_fid, self.table = {}, {}, SymbolTable()
+            self.files, self._by_fid, self.table, self._next_fid = {}, {}, SymbolTable(), 0
             await self._sync(progress, load_cache=False)
+        _trim_heap()
         if watch:
             self._watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
             self._watcher.start()
@@ -298,6 +301,7 @@ class WorkspaceIndex:
     async def _install_stored(self, stored: list[StoredFile], base: Base | None) -> None:
         self.files = {s.path: FileRecord(*_record_fields(s)) for s in stored}
         self._by_fid = {r.fid: r for r in self.files.values()}
+        self._next_fid = max(self._by_fid, default=0)
         self._resolver = None
         if base is None and self.files:
             assert self._store is not None
@@ -321,13 +325,14 @@ class WorkspaceIndex:
     def _merge(self, results: list[FileResult]) -> None:
         assert self._store is not None
         indexed = [r for r in results if r.status == "indexed"]
-        ids = self._store.upsert([FileRow(r.path, r.language, r.size, r.mtime_ns, r.digest, r.package, r.outline)
-                                  for r in indexed])
+        ids = [self._fid_for(r.path) for r in indexed]
+        self._store.upsert([FileRow(fid, r.path, r.language, r.size, r.mtime_ns, r.digest, r.package, r.outline)
+                            for fid, r in zip(ids, indexed)])
         open_paths = {d.path for d in self.documents}
         for fid, r in zip(ids, indexed):
             self._put(FileRecord(fid, r.path, r.language, r.size, r.mtime_ns, r.digest, r.package))
             if r.path not in open_paths:
-                self.table.replace_file(fid, pack_symbols(r.symbols))
+                self.table.replace_file(fid, r.symbols)
         touched = []
         for r in results:
             old = self.files.get(r.path)
@@ -338,6 +343,13 @@ class WorkspaceIndex:
                 self._remove([old])
         if touched:
             self._store.touch(touched)
+
+    def _fid_for(self, path: str) -> int:
+        record = self.files.get(path)
+        if record is not None:
+            return record.fid
+        self._next_fid += 1
+        return self._next_fid
 
     def _put(self, record: FileRecord) -> None:
         if record.path not in self.files:
@@ -365,6 +377,15 @@ class WorkspaceIndex:
             self.table.install_base(await asyncio.to_thread(build_compacted, snapshot))
         finally:
             self._compacting = False
+
+
+def _trim_heap() -> None:
+    """Hand the heap freed after the indexing burst back to the OS (glibc's malloc_trim; elsewhere nothing)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def _walk_all(rules: IgnoreRules) -> list[FoundFile]:

@@ -1,0 +1,191 @@
+"""Workspace index throughput, warm start, incremental reparse latency and memory, against its targets.
+
+Corpora: the CPython standard library of this interpreter, and a generated repository of small Python files
+(in a temporary directory). For each: raw tree-sitter throughput on one core (read + parse only, the same
+files), cold indexing with the process pool, warm start from the cache, and resident memory per indexed file
+and per symbol (measured in a fresh process after a warm start, i.e. the steady state of closed files).
+Then the latency of a 1-character edit (tree.edit + incremental reparse) in a 10,000-line file.
+
+    python bench/index.py [--quick] [--files 50000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kimi_lsp.index.discovery import IgnoreRules, walk  # noqa: E402
+from kimi_lsp.index.documents import ContentChange, OpenDocuments, Pos, Range  # noqa: E402
+from kimi_lsp.index.extract import parse  # noqa: E402
+from kimi_lsp.index.languages import spec_for_path  # noqa: E402
+from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex  # noqa: E402
+
+STDLIB_EXCLUDE = ("site-packages/", "__pycache__/")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def generate_repo(root: Path, num_files: int) -> None:
+    """num_files small Python modules in packages of 100, each importing a sibling; ~7 symbols per file."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".gitignore").write_text("build/\n*.tmp.py\n")
+    for i in range(num_files):
+        pkg, mod = divmod(i, 100)
+        d = root / f"pkg{pkg}"
+        if mod == 0:
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "__init__.py").write_text(f'"""Package {pkg}."""\n')
+        (d / f"mod{mod}.py").write_text(
+            f'"""Module {pkg}.{mod}."""\nimport os\nfrom pkg{pkg} import mod{max(mod - 1, 0)}\n\n'
+            f"CONSTANT_{mod} = {i}\n\n\nclass Widget{mod}:\n    \"\"\"A widget.\"\"\"\n\n"
+            f"    def __init__(self, value):\n        self.value = value\n\n"
+            f"    def compute_{mod}(self, x):\n        return x + self.value\n\n\n"
+            f"def helper_{pkg}_{mod}(a, b):\n    return a * b\n\n\n"
+            f"def other_{mod}():\n    return helper_{pkg}_{mod}(1, 2)\n")
+
+
+def files_of(root: str, exclude: tuple[str, ...]) -> list[str]:
+    return [f.path for f in walk(IgnoreRules(root, exclude))]
+
+
+def raw_parse(files: list[str]) -> tuple[float, int]:
+    """Seconds to read + parse every file on this one core, and the bytes read."""
+    total = 0
+    start = time.perf_counter()
+    for path in files:
+        spec = spec_for_path(path)
+        assert spec is not None
+        with open(path, "rb") as f:
+            data = f.read()
+        total += len(data)
+        parse(spec, data)
+    return time.perf_counter() - start, total
+
+
+async def index_once(root: str, cache: str, exclude: tuple[str, ...], workers: int) -> tuple[float, int, int]:
+    index = WorkspaceIndex([root], IndexSettings(exclude=exclude, cache_path=cache, workers=workers))
+    start = time.perf_counter()
+    await index.start()
+    seconds = time.perf_counter() - start
+    files, symbols = len(index.files), len(index.table.base) + index.table.num_overlay_symbols
+    await index.close()
+    return seconds, files, symbols
+
+
+def memory_probe(root: str, cache: str, exclude: tuple[str, ...]) -> dict[str, float]:
+    """In a fresh process: RSS after imports vs after a warm start (closed files only)."""
+    code = (
+        "import asyncio, gc, json, sys; sys.path.insert(0, sys.argv[1]); import bench.index as b\n"
+        "from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex\n"
+        "async def main():\n"
+        "    gc.collect(); before = b.rss_bytes()\n"
+        "    index = WorkspaceIndex([sys.argv[2]], IndexSettings(exclude=tuple(json.loads(sys.argv[4])),"
+        " cache_path=sys.argv[3]))\n"
+        "    await index.start(); gc.collect(); after = b.rss_bytes()\n"
+        "    symbols = len(index.table.base) + index.table.num_overlay_symbols\n"
+        "    print(json.dumps({'rss': after - before, 'files': len(index.files), 'symbols': symbols}))\n"
+        "    await index.close()\n"
+        "asyncio.run(main())\n"
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", code, repo, root, cache, json.dumps(list(exclude))],
+                         check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp: Path) -> None:
+    files = files_of(root, exclude)
+    gc.collect()
+    raw_s, raw_bytes = raw_parse(files)
+    raw_fps = len(files) / raw_s
+    cache = str(tmp / f"{name}.sqlite")
+    cold_s, n, symbols = asyncio.run(index_once(root, cache, exclude, workers))
+    warm_s, _, _ = asyncio.run(index_once(root, cache, exclude, workers))
+    cold_fps, warm_fps = n / cold_s, n / warm_s
+    mem = memory_probe(root, cache, exclude)
+    budget = 4096 * mem["files"] + 64 * mem["symbols"]
+    print(f"\n{name}: {n:,} files, {raw_bytes / 1e6:.1f} MB, {symbols:,} symbols")
+    print(f"  raw read+parse, 1 core     {raw_fps:10,.0f} files/s  ({raw_bytes / 1e6 / raw_s:.1f} MB/s)")
+    print(f"  cold index, {workers} workers     {cold_fps:10,.0f} files/s  = {cold_fps / (raw_fps * workers):.2f} x "
+          f"({workers} x raw)   target >= 0.80")
+    print(f"  warm start                 {warm_fps:10,.0f} files/s  target >= 20,000")
+    print(f"  RSS after warm start       {mem['rss'] / 1e6:10.1f} MB = {mem['rss'] / mem['files']:,.0f} B/file or "
+          f"{mem['rss'] / max(mem['symbols'], 1):,.0f} B/symbol; budget 4 KB/file + 64 B/symbol = "
+          f"{budget / 1e6:.1f} MB ({mem['rss'] / budget:.2f} of it)")
+
+
+def incremental(lines: int, edits: int) -> None:
+    block = ["def function_{i}(alpha, beta):", '    """Docstring {i}."""', "    total = alpha + beta * {i}",
+             "    if total > 10:", "        return total - 1", "    return total", "", ""]
+    text = "\n".join(block[j % len(block)].format(i=j // len(block)) for j in range(lines)) + "\n"
+    docs = OpenDocuments()
+    uri = "file:///bench/big.py"
+    docs.open(uri, text, 0)
+    rng = random.Random(7)
+    line_texts = text.split("\n")
+    timings = []
+    for k in range(edits):
+        line = rng.randrange(lines)
+        while not line_texts[line]:
+            line = rng.randrange(lines)
+        col = rng.randrange(len(line_texts[line]))
+        if k % 2 == 0:
+            change = ContentChange("x", Range(Pos(line, col), Pos(line, col)))
+            line_texts[line] = line_texts[line][:col] + "x" + line_texts[line][col:]
+        else:
+            change = ContentChange("", Range(Pos(line, col), Pos(line, col + 1)))
+            line_texts[line] = line_texts[line][:col] + line_texts[line][col + 1:]
+        new_text = "\n".join(line_texts)
+        start = time.perf_counter()
+        docs.change(uri, new_text, [change], k + 1)
+        timings.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    outline = docs.outline(uri)
+    outline_ms = (time.perf_counter() - start) * 1000
+    q = statistics.quantiles(timings, n=100)
+    print(f"\nincremental reparse, 1-character edit in a {lines:,}-line file ({len(text) / 1e3:.0f} KB), {edits} edits")
+    print(f"  p50 {q[49]:.2f} ms   p95 {q[94]:.2f} ms   max {max(timings):.2f} ms   target p95 <= 8 ms")
+    print(f"  (outline of that file, on demand: {outline_ms:.1f} ms, {len(outline.definitions) if outline else 0:,} "
+          f"definitions)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 generated files, fewer edits")
+    parser.add_argument("--files", type=int, default=50_000, help="files in the generated repository")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    num_files = 5_000 if args.quick else args.files
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="kimi-index-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        run_corpus("stdlib", sysconfig.get_paths()["stdlib"], STDLIB_EXCLUDE, args.workers, tmp)
+        repo = tmp / "repo"
+        start = time.perf_counter()
+        generate_repo(repo, num_files)
+        print(f"\n(generated {num_files:,} files in {time.perf_counter() - start:.1f} s)")
+        run_corpus(f"generated-{num_files // 1000}k", str(repo), (), args.workers, tmp)
+        shutil.rmtree(repo, ignore_errors=True)
+    incremental(10_000, 200 if args.quick else 1000)
+
+
+if __name__ == "__main__":
+    main()

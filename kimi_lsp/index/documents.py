@@ -158,12 +158,10 @@ def _apply(tree: Tree, source: bytes, rng: _Range, text: str) -> bytes:
 
 def _offset(source: bytes, line: int, character: int) -> tuple[int, Point]:
     """Byte offset and tree-sitter point of an LSP position (UTF-16 character); clamped to the text."""
-    line_start = 0
-    for row in range(line):
-        nl = source.find(b"\n", line_start)
-        if nl < 0:
-            return len(source), Point(row, len(source) - line_start)
-        line_start = nl + 1
+    head = source.split(b"\n", line)  # C-speed; the last item is the text from `line` on
+    if len(head) <= line:
+        return len(source), Point(len(head) - 1, len(head[-1]))
+    line_start = len(source) - len(head[-1])
     line_end = source.find(b"\n", line_start)
     if line_end < 0:
         line_end = len(source)

@@ -106,8 +106,10 @@ def _definitions(lang: str, found: Iterable[tuple[Node, Node, str]], source: byt
         name = _text(name_node)
         if kind in _REFINED:
             kind = _refine(lang, kind, node, name, KINDS[out[parent][1]] if parent >= 0 else "")
-        out.append((name, KIND_CODE[kind], *span(source, node), *span(source, name_node), _signature(source, node),
-                    _doc(lang, node), parent))
+        body = node.child_by_field_name("body")
+        doc = _python_docstring(body) if lang == "python" else _doc(node)
+        out.append((name, KIND_CODE[kind], *span(source, node), *span(source, name_node),
+                    _signature(source, node, body), doc, parent))
         stack.append((-neg_end, len(out) - 1))
     return out
 
@@ -153,19 +155,16 @@ def _text(node: Node) -> str:
     return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
-def _signature(source: bytes, node: Node) -> str:
-    body = node.child_by_field_name("body")
-    end = body.start_byte if body is not None else source.find(b"\n", node.start_byte, node.end_byte)
+def _signature(source: bytes, node: Node, body: Node | None) -> str:
+    start = node.start_byte
+    end = body.start_byte if body is not None else source.find(b"\n", start, node.end_byte)
     if end < 0:
         end = node.end_byte
-    text = " ".join(source[node.start_byte:min(end, node.start_byte + 4 * _MAX_SIGNATURE)].decode(
-        "utf-8", "replace").split())
+    text = b" ".join(source[start:min(end, start + 4 * _MAX_SIGNATURE)].split()).decode("utf-8", "replace")
     return text.rstrip("{:= ")[:_MAX_SIGNATURE]
 
 
-def _doc(lang: str, node: Node) -> str:
-    if lang == "python":
-        return _python_docstring(node)
+def _doc(node: Node) -> str:
     anchor = node
     while anchor.prev_named_sibling is None and anchor.parent is not None and anchor.parent.type in _WRAPPERS:
         anchor = anchor.parent
@@ -184,18 +183,16 @@ def _doc(lang: str, node: Node) -> str:
     return _clean_comment("\n".join(lines)) if lines else ""
 
 
-def _python_docstring(node: Node) -> str:
-    body = node.child_by_field_name("body")
-    if body is None or body.named_child_count == 0:
-        return ""
-    first = body.named_child(0)
+def _python_docstring(body: Node | None) -> str:
+    first = body.named_child(0) if body is not None else None
     if first is None or first.type != "expression_statement":
         return ""
     string = first.named_child(0)
     if string is None or string.type != "string":
         return ""
-    content = "".join(_text(c) for c in string.named_children if c.type == "string_content")
-    return _first_paragraph(content)
+    text = _text(string).lstrip("rRbBuUfF")
+    quote = 3 if text[:3] in ('"""', "'''") else 1
+    return _first_paragraph(text[quote:-quote])
 
 
 _COMMENT_MARKERS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#)?\s?", re.MULTILINE)

@@ -166,6 +166,10 @@ def walk(rules: IgnoreRules) -> Iterator[FoundFile]:
                 yield FoundFile(entry.path, st.st_size, st.st_mtime_ns)
 
 
+def walk_all(rules: IgnoreRules) -> list[FoundFile]:
+    return list(walk(rules))
+
+
 def _repo_top(root: Path) -> Path:
     for candidate in (root, *root.parents):
         if (candidate / ".git").exists():

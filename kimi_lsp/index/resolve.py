@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 
-from kimi_lsp.index.model import ImportRef
+from kimi_lsp.index.model import ImportRef, ResolvedImport
 
 _JS_EXTS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 _GO_MODULE = re.compile(r"^\s*module\s+(\S+)", re.MULTILINE)
@@ -149,6 +149,18 @@ class Resolver:
                 if candidate in self.paths:
                     return [candidate]
         return []
+
+    def module_files(self, module: str, imports: Iterable[ResolvedImport] = ()) -> list[str]:
+        """The files of a module named in code: a dotted Python module, a name one of `imports` brought in, a
+        Java/Go package declaration, or a Go import path."""
+        if module in self.python_modules:
+            return [self.python_modules[module]]
+        for imp in imports:
+            last = imp.ref.spec.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
+            if imp.targets and (last == module or module in imp.ref.names or imp.ref.spec == module):
+                return list(imp.targets)
+        packaged = sorted(p for p, pkg in self.packages.items() if pkg == module)
+        return packaged or self.go_package_files(module)
 
     def go_package_files(self, import_path: str) -> list[str]:
         """The non-test files of a Go package of this workspace, by import path."""

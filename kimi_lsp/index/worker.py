@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from kimi_lsp.index.extract import raw_outline_of_source
 from kimi_lsp.index.languages import spec_for_path
-from kimi_lsp.index.model import KIND_CODE, Outline, RawOutline, encode_raw
+from kimi_lsp.index.model import KIND_CODE, Outline, RawOutline, decode_raw, encode_raw
 from kimi_lsp.index.secrets import is_secret_path
 
 # (name, line, col, kind code) of every definition's name
@@ -52,6 +52,11 @@ def raw_symbols_of(raw: RawOutline) -> Symbols:
 
 def packed_symbols_of(raw: RawOutline) -> PackedSymbols:
     return tuple((d[0], d[6], d[7] << 5 | d[1]) for d in raw[2])
+
+
+def packed_symbols_of_blob(blob: bytes) -> PackedSymbols:
+    """The symbol-table entries of a cached outline blob."""
+    return packed_symbols_of(decode_raw(blob))
 
 
 def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileResult:

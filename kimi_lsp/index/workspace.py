@@ -10,23 +10,24 @@ event loop; none blocks it for long. Closed files' outlines live in the SQLite c
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kimi_lsp.index.discovery import DEFAULT_MAX_FILE_BYTES, FoundFile, IgnoreRules, walk
+from kimi_lsp.index.discovery import DEFAULT_MAX_FILE_BYTES, FoundFile, IgnoreRules, walk_all
 from kimi_lsp.index.documents import OpenDocuments, uri_to_path
-from kimi_lsp.index.jobs import Job, default_workers, run_jobs
-from kimi_lsp.index.model import KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline, decode_raw
+from kimi_lsp.index.jobs import Job, default_workers, release_heap, run_jobs
+from kimi_lsp.index.model import (
+    KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline,
+)
 from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.store import FileRow, IndexStore, StoredFile, default_cache_path
 from kimi_lsp.index.symtable import Base, Hit, SymbolTable, build_compacted, pack_symbols
 from kimi_lsp.index.watcher import Debouncer, FileWatcher
-from kimi_lsp.index.worker import FileResult, raw_symbols_of, symbols_of
+from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob, symbols_of
 
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay symbols before the table is folded into a new base
@@ -90,7 +91,7 @@ class WorkspaceIndex:
             self._store.reset()
             self.files, self._by_fid, self.table, self._next_fid = {}, {}, SymbolTable(), 0
             await self._sync(progress, load_cache=False)
-        _trim_heap()
+        release_heap()
         if watch:
             self._watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
             self._watcher.start()
@@ -120,7 +121,24 @@ class WorkspaceIndex:
     async def reindex(self, progress: ProgressCallback | None = None) -> None:
         """Re-walk every root (new ignore rules/settings) and index what changed (the kimi.reindex command)."""
         self._rules = self._new_rules()
-        await self._sync(progress, load_cache=False)
+        try:
+            await self._sync(progress, load_cache=False)
+        except sqlite3.DatabaseError as exc:
+            log.warning("index cache failed (%s); rebuilding it", exc)
+            assert self._store is not None
+            self._store.reset()
+            self.files, self._by_fid, self.table, self._next_fid = {}, {}, SymbolTable(), 0
+            self._resolver = None
+            await self._sync(progress, load_cache=False)
+
+    async def configure(self, exclude: Sequence[str], max_file_bytes: int | None = None) -> None:
+        """New exclude globs / size cap from the settings; re-walks only if they changed."""
+        new = replace(self.settings, exclude=tuple(exclude),
+                      max_file_bytes=max_file_bytes if max_file_bytes is not None else self.settings.max_file_bytes)
+        if new != self.settings:
+            self.settings = new
+            if self._store is not None:
+                await self.reindex()
 
     # ---- queries (loop thread) -------------------------------------------------------------------------------
 
@@ -177,16 +195,8 @@ class WorkspaceIndex:
         path = uri_to_path(module) if module.startswith("file:") else module
         if os.path.isabs(path):
             return [path] if path in self.files else []
-        resolver = self.resolver()
-        if module in resolver.python_modules:
-            return [resolver.python_modules[module]]
-        if from_path is not None:
-            for imp in self.imports_of(from_path):
-                last = imp.ref.spec.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
-                if imp.targets and (last == module or module in imp.ref.names or imp.ref.spec == module):
-                    return list(imp.targets)
-        packaged = sorted(p for p, r in self.files.items() if r.package == module)
-        return packaged or resolver.go_package_files(module)
+        imports = self.imports_of(from_path) if from_path is not None else ()
+        return self.resolver().module_files(module, imports)
 
     def _location(self, hit: Hit) -> SymbolLocation | None:
         record = self._by_fid.get(hit.fid)
@@ -212,7 +222,7 @@ class WorkspaceIndex:
         record = self.files.get(path)
         blob = self._store.outline(record.fid) if record is not None and self._store is not None else None
         if record is not None and blob is not None:  # the disk version is the truth again
-            self.table.replace_file(record.fid, pack_symbols(raw_symbols_of(decode_raw(blob))))
+            self.table.replace_file(record.fid, packed_symbols_of_blob(blob))
         self.file_events([FileEvent("changed", path)])
 
     def _open_doc(self, path_or_uri: str) -> str | None:
@@ -249,6 +259,15 @@ class WorkspaceIndex:
         self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._apply_batch(batch)
+        except sqlite3.DatabaseError as exc:
+            log.warning("index cache failed while applying file changes (%s); rebuilding it", exc)
+            await self.reindex()
+
+    async def _apply_batch(self, batch: list[FileEvent]) -> None:
         names = {os.path.basename(e.path) for e in batch}
         if any(e.kind == "rescan" for e in batch) or ".gitignore" in names or "exclude" in names:
             await self.reindex()
@@ -282,7 +301,7 @@ class WorkspaceIndex:
             await self._install_stored(stored, base)
         found: dict[str, FoundFile] = {}
         for rules in self._rules:
-            found.update((f.path, f) for f in await asyncio.to_thread(_walk_all, rules))
+            found.update((f.path, f) for f in await asyncio.to_thread(walk_all, rules))
         self._remove([r for p, r in self.files.items() if p not in found])
         jobs: list[Job] = []
         for path, f in found.items():
@@ -299,14 +318,15 @@ class WorkspaceIndex:
             self._store.save_symtab(self.table.base)
 
     async def _install_stored(self, stored: list[StoredFile], base: Base | None) -> None:
-        self.files = {s.path: FileRecord(*_record_fields(s)) for s in stored}
+        self.files = {s.path: FileRecord(s.fid, s.path, s.language, s.size, s.mtime_ns, bytes(s.digest), s.package)
+                      for s in stored}
         self._by_fid = {r.fid: r for r in self.files.values()}
         self._next_fid = max(self._by_fid, default=0)
         self._resolver = None
         if base is None and self.files:
             assert self._store is not None
             log.info("symbol table snapshot missing or stale; rebuilding it from %d outlines", len(self.files))
-            base = await asyncio.to_thread(self._store.rebuild_symtab, _symbols_from_outline)
+            base = await asyncio.to_thread(self._store.rebuild_symtab, packed_symbols_of_blob)
         self.table = SymbolTable(base) if base is not None else SymbolTable()
 
     async def _run_and_merge(self, jobs: list[Job], progress: ProgressCallback | None, done: int,
@@ -377,24 +397,3 @@ class WorkspaceIndex:
             self.table.install_base(await asyncio.to_thread(build_compacted, snapshot))
         finally:
             self._compacting = False
-
-
-def _trim_heap() -> None:
-    """Hand the heap freed after the indexing burst back to the OS (glibc's malloc_trim; elsewhere nothing)."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
-
-
-def _walk_all(rules: IgnoreRules) -> list[FoundFile]:
-    return list(walk(rules))
-
-
-def _symbols_from_outline(blob: bytes) -> list[tuple[str, int, int]]:
-    return list(pack_symbols(raw_symbols_of(decode_raw(blob))))
-
-
-def _record_fields(s: StoredFile) -> tuple[int, str, str, int, int, bytes, str]:
-    return s.fid, s.path, s.language, s.size, s.mtime_ns, bytes(s.digest), s.package

@@ -17,7 +17,7 @@ _SECRET_NAMES = frozenset({
     "secrets.json", "secrets.yml", "secrets.yaml", ".boto", ".s3cfg", "terraform.tfvars", ".vault-token",
 })
 _SECRET_GLOBS = (
-    ".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
+    ".env*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
     "*.ovpn", "*.asc", "*.gpg", "*.tfstate", "*.tfstate.*", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
     "*.ppk", "client_secret*.json", "service-account*.json", "*-credentials.json",
 )

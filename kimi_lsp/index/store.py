@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS symtab (
 """
 
 
-class StoredFile(NamedTuple):
+class FileRecord(NamedTuple):
+    """What the index keeps in memory per file (outlines stay in the cache)."""
+
     fid: int
     path: str
     language: str
@@ -125,9 +127,9 @@ class IndexStore:
         self.db = self._connect()
         self._init_schema(self.db)
 
-    def load_files(self) -> list[StoredFile]:
+    def load_files(self) -> list[FileRecord]:
         rows = self.db.execute("SELECT id, path, language, size, mtime_ns, digest, package FROM files")
-        return [StoredFile(*row) for row in rows]
+        return [FileRecord(*row) for row in rows]
 
     def outline(self, fid: int) -> bytes | None:
         row = self.db.execute("SELECT outline FROM files WHERE id = ?", (fid,)).fetchone()

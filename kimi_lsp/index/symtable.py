@@ -89,6 +89,7 @@ class SymbolTable:
         self._by_name: dict[str, list[int]] | None = {}  # overlay name -> fids, rebuilt lazily after changes
         self._touched: set[int] = set()
         self.num_overlay_symbols = 0
+        self.generation = 0  # bumped by every change: tells whether a saved snapshot is still current
 
     def replace_file(self, fid: int, symbols: FileSymbols) -> None:
         self.remove_file(fid)
@@ -98,6 +99,7 @@ class SymbolTable:
     def remove_file(self, fid: int) -> None:
         self.num_overlay_symbols -= len(self.overlay.pop(fid, ()))
         self._by_name = None
+        self.generation += 1
         self.dead.add(fid)
         self._touched.add(fid)
 

@@ -24,7 +24,7 @@ from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline,
 )
 from kimi_lsp.index.resolve import Resolver
-from kimi_lsp.index.store import FileRow, IndexStore, StoredFile, default_cache_path
+from kimi_lsp.index.store import FileRecord, FileRow, IndexStore, default_cache_path
 from kimi_lsp.index.symtable import Base, Hit, SymbolTable, build_compacted, pack_symbols
 from kimi_lsp.index.watcher import Debouncer, FileWatcher
 from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob, symbols_of
@@ -45,17 +45,6 @@ class IndexSettings:
     debounce_ms: int = 200
 
 
-@dataclass(slots=True, frozen=True)
-class FileRecord:
-    fid: int
-    path: str
-    language: str
-    size: int
-    mtime_ns: int
-    digest: bytes
-    package: str
-
-
 ProgressCallback = Callable[[Progress], None]
 
 
@@ -70,6 +59,8 @@ class WorkspaceIndex:
         self._store: IndexStore | None = None
         self._by_fid: dict[int, FileRecord] = {}
         self._next_fid = 0
+        self._saved_generation = -1  # the symbol table as last written to the cache
+        self._saved_base: Base | None = None
         self._resolver: Resolver | None = None
         self._debouncer = Debouncer(self.settings.debounce_ms / 1000, self._apply_events)
         self._watcher: FileWatcher | None = None
@@ -313,13 +304,15 @@ class WorkspaceIndex:
         await self._save_symtab()
 
     async def _save_symtab(self) -> None:
+        if self.table.generation == self._saved_generation and self.table.base is self._saved_base:
+            return
         await self._compact()
         if self._store is not None and not self.table.overlay and not self.table.dead:
             self._store.save_symtab(self.table.base)
+            self._saved_generation, self._saved_base = self.table.generation, self.table.base
 
-    async def _install_stored(self, stored: list[StoredFile], base: Base | None) -> None:
-        self.files = {s.path: FileRecord(s.fid, s.path, s.language, s.size, s.mtime_ns, bytes(s.digest), s.package)
-                      for s in stored}
+    async def _install_stored(self, stored: list[FileRecord], base: Base | None) -> None:
+        self.files = {r.path: r for r in stored}
         self._by_fid = {r.fid: r for r in self.files.values()}
         self._next_fid = max(self._by_fid, default=0)
         self._resolver = None
@@ -328,6 +321,7 @@ class WorkspaceIndex:
             log.info("symbol table snapshot missing or stale; rebuilding it from %d outlines", len(self.files))
             base = await asyncio.to_thread(self._store.rebuild_symtab, packed_symbols_of_blob)
         self.table = SymbolTable(base) if base is not None else SymbolTable()
+        self._saved_generation, self._saved_base = (0, base) if base is not None else (-1, None)
 
     async def _run_and_merge(self, jobs: list[Job], progress: ProgressCallback | None, done: int,
                              workers: int) -> None:

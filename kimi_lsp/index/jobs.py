@@ -13,6 +13,8 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from kimi_lsp.index.extract import definitions_query
+from kimi_lsp.index.languages import LANGUAGES
 from kimi_lsp.index.worker import FileResult, index_batch
 
 Job = tuple[str, bytes | None]
@@ -23,21 +25,35 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-async def run_jobs(jobs: Sequence[Job], max_bytes: int, workers: int, batch_size: int = 48) -> AsyncIterator[list[FileResult]]:
-    """Index `jobs`, yielding results batch by batch (in completion order)."""
-    if not jobs:
-        return
-    loop = asyncio.get_running_loop()
-    if workers <= 0 or len(jobs) < POOL_THRESHOLD:
-        for i in range(0, len(jobs), batch_size):
-            yield await asyncio.to_thread(index_batch, jobs[i:i + batch_size], max_bytes)
-        return
+def start_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers start (import tree-sitter, compile the queries) right away, in the
+    background, so that they are ready when the walk has found the files."""
     pool = _new_pool(workers)
+    for _ in range(workers):
+        pool.submit(warm_up)
+    return pool
+
+
+def warm_up() -> None:
+    for spec in LANGUAGES:
+        definitions_query(spec)
+
+
+async def run_jobs(jobs: Sequence[Job], max_bytes: int, workers: int, batch_size: int = 48,
+                   pool: ProcessPoolExecutor | None = None) -> AsyncIterator[list[FileResult]]:
+    """Index `jobs`, yielding results batch by batch (in completion order). Uses `pool` (or a new one) when
+    there are enough jobs; shuts the pool down at the end either way."""
     try:
-        async for results in _drive(loop, pool, jobs, max_bytes, workers, batch_size):
+        if workers <= 0 or len(jobs) < POOL_THRESHOLD:
+            for i in range(0, len(jobs), batch_size):
+                yield await asyncio.to_thread(index_batch, jobs[i:i + batch_size], max_bytes)
+            return
+        pool = pool or _new_pool(workers)
+        async for results in _drive(asyncio.get_running_loop(), pool, jobs, max_bytes, workers, batch_size):
             yield results
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _drive(loop: asyncio.AbstractEventLoop, pool: Executor, jobs: Sequence[Job], max_bytes: int,

@@ -21,6 +21,7 @@ from kimi_lsp.index.symtable import Base, build_base
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 4
+WRITE_BATCH = 2000  # file rows per write transaction
 APP_ID = 0x6B696D69  # 'kimi'
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +68,7 @@ class IndexStore:
         """Open (or create) the cache at `path` for the workspace `key`; ':memory:' keeps nothing on disk."""
         self.path = str(path)
         self.key = key
+        self._pending: dict[int, FileRow] = {}
         self.db = self._open_valid()
 
     def _open_valid(self) -> sqlite3.Connection:
@@ -122,6 +124,7 @@ class IndexStore:
 
     def reset(self) -> None:
         """Throw the cache away and start empty (after an error reading it)."""
+        self._pending = {}
         self.db.close()
         self._delete_files()
         self.db = self._connect()
@@ -131,12 +134,28 @@ class IndexStore:
         rows = self.db.execute("SELECT id, path, language, size, mtime_ns, digest, package FROM files")
         return [FileRecord(*row) for row in rows]
 
+    def is_empty(self) -> bool:
+        return not self._pending and self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
     def outline(self, fid: int) -> bytes | None:
+        pending = self._pending.get(fid)
+        if pending is not None:
+            return pending.outline
         row = self.db.execute("SELECT outline FROM files WHERE id = ?", (fid,)).fetchone()
         return bytes(row[0]) if row is not None else None
 
     def upsert(self, rows: Sequence[FileRow]) -> None:
-        """Insert or replace files under the ids the caller chose (one id per path for the cache's life)."""
+        """Insert or replace files under the ids the caller chose (one id per path for the cache's life).
+        Rows are buffered and written in big transactions (reads see them at once); `flush` writes them now."""
+        for row in rows:
+            self._pending[row.fid] = row
+        if len(self._pending) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = list(self._pending.values()), {}
         with self._transaction():
             self._invalidate_symtab()
             self.db.executemany("INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
@@ -144,11 +163,13 @@ class IndexStore:
 
     def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""
+        self.flush()
         with self._transaction():
             self.db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?",
                                 [(size, mtime, fid) for fid, size, mtime in items])
 
     def delete(self, fids: Iterable[int]) -> None:
+        self.flush()
         with self._transaction():
             self._invalidate_symtab()
             self.db.executemany("DELETE FROM files WHERE id = ?", [(fid,) for fid in fids])
@@ -157,6 +178,7 @@ class IndexStore:
         """Snapshot the symbol table; valid until the next file write."""
         blobs = (base.names.encode(), base.offsets.tobytes(), base.fids.tobytes(), base.lines.tobytes(),
                  base.colkinds.tobytes())
+        self.flush()
         with self._transaction():
             self.db.execute("INSERT OR REPLACE INTO symtab VALUES (1, ?, ?, ?, ?, ?)", blobs)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('symtab_valid', '1')")
@@ -191,6 +213,7 @@ class IndexStore:
         return _Transaction(self.db)
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
 

@@ -14,12 +14,13 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kimi_lsp.index.discovery import DEFAULT_MAX_FILE_BYTES, FoundFile, IgnoreRules, walk_all
 from kimi_lsp.index.documents import OpenDocuments, uri_to_path
-from kimi_lsp.index.jobs import Job, default_workers, release_heap, run_jobs
+from kimi_lsp.index.jobs import Job, default_workers, release_heap, run_jobs, start_pool
 from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, Progress, ResolvedImport, SymbolLocation, decode_outline,
 )
@@ -286,6 +287,8 @@ class WorkspaceIndex:
     async def _sync(self, progress: ProgressCallback | None, *, load_cache: bool) -> None:
         assert self._store is not None
         store = self._store
+        cold = not self.files and (not load_cache or store.is_empty())
+        pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
         if load_cache:
             stored = await asyncio.to_thread(store.load_files)
             base = await asyncio.to_thread(store.load_symtab)
@@ -300,7 +303,7 @@ class WorkspaceIndex:
             if record is None or record.size != f.size or record.mtime_ns != f.mtime_ns:
                 jobs.append((path, record.digest if record is not None else None))
         jobs.sort(key=lambda j: -found[j[0]].size)  # big files first: the pool ends evenly
-        await self._run_and_merge(jobs, progress, len(found) - len(jobs), workers=self.settings.workers)
+        await self._run_and_merge(jobs, progress, len(found) - len(jobs), self.settings.workers, pool)
         await self._save_symtab()
 
     async def _save_symtab(self) -> None:
@@ -324,17 +327,19 @@ class WorkspaceIndex:
         self._saved_generation, self._saved_base = (0, base) if base is not None else (-1, None)
 
     async def _run_and_merge(self, jobs: list[Job], progress: ProgressCallback | None, done: int,
-                             workers: int) -> None:
+                             workers: int, pool: ProcessPoolExecutor | None = None) -> None:
         total = done + len(jobs)
         if progress is not None:
             progress(Progress(done, total))
-        async for results in run_jobs(jobs, self.settings.max_file_bytes, workers):
+        async for results in run_jobs(jobs, self.settings.max_file_bytes, workers, pool=pool):
             self._merge(results)
             done += len(results)
             if progress is not None:
                 progress(Progress(done, total))
             if self.table.num_overlay_symbols > COMPACT_AFTER and not self._compacting:
                 asyncio.get_running_loop().create_task(self._compact())
+        if self._store is not None:
+            self._store.flush()
 
     def _merge(self, results: list[FileResult]) -> None:
         assert self._store is not None

@@ -76,6 +76,7 @@ def uri_to_path(uri: str) -> str:
 class OpenDocuments:
     def __init__(self) -> None:
         self._docs: dict[str, OpenDocument] = {}
+        self.full_reparses = 0  # changes that could not be applied incrementally (a statistic, for tests)
 
     def __contains__(self, uri: str) -> bool:
         return uri in self._docs
@@ -94,8 +95,10 @@ class OpenDocuments:
         self._docs[uri] = doc
         return doc
 
-    def change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None) -> None:
-        """Apply content changes (in order) and reparse incrementally; `new_text` is the full text after them."""
+    def change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None,
+               encoding: str = "utf-16") -> None:
+        """Apply content changes (in order) and reparse incrementally; `new_text` is the full text after them.
+        `encoding` is the negotiated LSP position encoding the change ranges are in."""
         doc = self._docs.get(uri)
         if doc is None:
             self.open(uri, new_text, version or 0)
@@ -108,10 +111,11 @@ class OpenDocuments:
             if rng is None:
                 incremental = False
                 break
-            source = _apply(tree, source, rng, str(getattr(change, "text")))
+            source = _apply(tree, source, rng, str(getattr(change, "text")), encoding)
         if incremental and source == new_source:
             doc.tree = parse(doc.spec, new_source, tree)
         else:
+            self.full_reparses += 1
             doc.tree = parse(doc.spec, new_source)
         doc.source, doc._outline = new_source, None
         doc.version = version if version is not None else doc.version + 1
@@ -140,10 +144,10 @@ class OpenDocuments:
         return references(doc.spec, doc.tree, doc.source, name) if doc is not None else ()
 
 
-def _apply(tree: Tree, source: bytes, rng: _Range, text: str) -> bytes:
+def _apply(tree: Tree, source: bytes, rng: _Range, text: str, encoding: str) -> bytes:
     """Edit `tree` for one ranged change and return the source after it."""
-    start, start_pt = _offset(source, rng.start.line, rng.start.character)
-    end, end_pt = _offset(source, rng.end.line, rng.end.character)
+    start, start_pt = _offset(source, rng.start.line, rng.start.character, encoding)
+    end, end_pt = _offset(source, rng.end.line, rng.end.character, encoding)
     if end < start:
         start, end, start_pt, end_pt = end, start, end_pt, start_pt
     inserted = text.encode("utf-8", "surrogatepass")
@@ -156,8 +160,8 @@ def _apply(tree: Tree, source: bytes, rng: _Range, text: str) -> bytes:
     return source[:start] + inserted + source[end:]
 
 
-def _offset(source: bytes, line: int, character: int) -> tuple[int, Point]:
-    """Byte offset and tree-sitter point of an LSP position (UTF-16 character); clamped to the text."""
+def _offset(source: bytes, line: int, character: int, encoding: str = "utf-16") -> tuple[int, Point]:
+    """Byte offset and tree-sitter point of an LSP position (character in `encoding` units); clamped."""
     head = source.split(b"\n", line)  # C-speed; the last item is the text from `line` on
     if len(head) <= line:
         return len(source), Point(len(head) - 1, len(head[-1]))
@@ -166,8 +170,10 @@ def _offset(source: bytes, line: int, character: int) -> tuple[int, Point]:
     if line_end < 0:
         line_end = len(source)
     segment = source[line_start:line_end]
-    if segment.isascii():
+    if segment.isascii() or encoding == "utf-8":
         col = min(character, len(segment))
+    elif encoding == "utf-32":
+        col = len(segment.decode("utf-8", "replace")[:character].encode("utf-8"))
     else:
         col = len(_utf16_prefix(segment.decode("utf-8", "replace"), character).encode("utf-8"))
     return line_start + col, Point(line, col)

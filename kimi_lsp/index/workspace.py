@@ -200,9 +200,10 @@ class WorkspaceIndex:
         if self.documents.open(uri, text, version, language_id) is not None:
             self._schedule_open_refresh(uri)
 
-    def did_change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None) -> None:
+    def did_change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None,
+                   encoding: str = "utf-16") -> None:
         """Incremental reparse now; the document's symbols reach the workspace table after a debounce."""
-        self.documents.change(uri, new_text, changes, version)
+        self.documents.change(uri, new_text, changes, version, encoding)
         self._schedule_open_refresh(uri)
 
     def did_close(self, uri: str) -> None:

@@ -52,6 +52,8 @@ def test_incremental_edits_match_a_full_parse() -> None:
     docs.change(URI, text, changes, 2)
     tree = docs.tree(URI)
     assert tree is not None and str(tree.root_node) == full_tree_sexp(text)
+    assert docs.full_reparses == 0
+    assert docs.full_reparses == 0
     outline = docs.outline(URI)
     assert outline is not None and [d.name for d in outline.definitions] == ["f", "B", "g"]
 
@@ -61,6 +63,7 @@ def test_disagreeing_text_falls_back_to_a_full_parse() -> None:
     docs.open(URI, TEXT, 1)
     wrong = [ContentChange("zzz", Range(Pos(0, 0), Pos(0, 0)))]
     docs.change(URI, "def other(): pass\n", wrong, 2)
+    assert docs.full_reparses == 1
     tree = docs.tree(URI)
     assert tree is not None and str(tree.root_node) == full_tree_sexp("def other(): pass\n")
 
@@ -99,3 +102,22 @@ def test_random_edits_match_a_full_parse(edits: list[tuple[int, int, str]]) -> N
     docs.change(URI, text, changes, 2)
     tree = docs.tree(URI)
     assert tree is not None and str(tree.root_node) == full_tree_sexp(text)
+    assert docs.full_reparses == 0
+
+
+def test_lsprotocol_change_events_and_position_encodings() -> None:
+    from lsprotocol import types as lsp
+
+    for encoding, col in (("utf-16", 18), ("utf-8", 19), ("utf-32", 18)):  # after "# é " on line 1
+        docs = OpenDocuments()
+        docs.open(URI, TEXT, 1)
+        rng = lsp.Range(start=lsp.Position(line=1, character=col), end=lsp.Position(line=1, character=col))
+        new_text = TEXT.replace("# é ✓", "# é Z✓")
+        docs.change(URI, new_text, [lsp.TextDocumentContentChangePartial(range=rng, text="Z")], 2, encoding)
+        tree = docs.tree(URI)
+        doc = docs.get(URI)
+        assert tree is not None and doc is not None and str(tree.root_node) == full_tree_sexp(new_text)
+        assert doc.source == new_text.encode() and docs.full_reparses == 0
+    docs.change(URI, "y = 2\n", [lsp.TextDocumentContentChangeWholeDocument(text="y = 2\n")], 3)
+    outline = docs.outline(URI)
+    assert outline is not None and [d.name for d in outline.definitions] == ["y"]

@@ -132,14 +132,8 @@ def walk(rules: IgnoreRules) -> Iterator[FoundFile]:
     max_bytes = rules.max_file_bytes
     while stack:
         abs_dir, rel_dir, chain = stack.pop()
-        try:
-            st = os.stat(abs_dir)
-            if (st.st_dev, st.st_ino) in seen:
-                continue  # a symlink loop or a second way into the same directory
-            seen.add((st.st_dev, st.st_ino))
-            entries = list(os.scandir(abs_dir))
-        except OSError as exc:
-            log.debug("cannot list %s: %s", abs_dir, exc)
+        entries = _list_once(abs_dir, seen)
+        if entries is None:
             continue
         if any(e.name == ".gitignore" for e in entries):
             spec = rules.spec_for_dir(rel_dir)
@@ -164,6 +158,20 @@ def walk(rules: IgnoreRules) -> Iterator[FoundFile]:
                 continue  # broken symlink, vanished file, permission
             if st.st_size <= max_bytes:
                 yield FoundFile(entry.path, st.st_size, st.st_mtime_ns)
+
+
+def _list_once(abs_dir: str, seen: set[tuple[int, int]]) -> list[os.DirEntry[str]] | None:
+    """The entries of a directory, or None if it cannot be read or was already listed (a symlink loop or a
+    second way into the same directory)."""
+    try:
+        st = os.stat(abs_dir)
+        if (st.st_dev, st.st_ino) in seen:
+            return None
+        seen.add((st.st_dev, st.st_ino))
+        return list(os.scandir(abs_dir))
+    except OSError as exc:
+        log.debug("cannot list %s: %s", abs_dir, exc)
+        return None
 
 
 def walk_all(rules: IgnoreRules) -> list[FoundFile]:

@@ -55,6 +55,13 @@ install_apt() {
 # Emacs 30 comes from bookworm-backports: add that suite to the machine's own Debian apt entry.
 install_emacs() {
   if command -v emacs >/dev/null && emacs --version | head -1 | grep -q 'GNU Emacs 30\.'; then return; fi
+  # shellcheck disable=SC1091
+  if [ "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" != bookworm ]; then
+    log "apt: emacs-nox"
+    as_root timeout 300 apt-get update -q
+    apt_install emacs-nox
+    return
+  fi
   log "apt: emacs-nox 30 from bookworm-backports"
   local sources=/etc/apt/sources.list.d/debian.sources
   if [ -f "$sources" ]; then
@@ -128,6 +135,10 @@ install_python_clients() {
 # Neovim 0.12 and Helix: Debian packages that need sid's glibc, unpacked into a private root and
 # pointed at that root's loader with patchelf. Never installed into the system.
 install_sid_root() {
+  if ! ls "$DEBS"/*.deb >/dev/null 2>&1; then
+    log "no Debian packages in $DEBS (expected ../shared/clients/debs next to the repository)"
+    exit 1
+  fi
   local stamp
   stamp=$(cd "$DEBS" && ls ./*.deb | sort | md5sum | cut -c1-12)
   if [ -f "$SID_ROOT/.installed-$stamp" ]; then return; fi

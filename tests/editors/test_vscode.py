@@ -94,6 +94,7 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     assert driver.returncode == 0, text + err.decode()[-4000:]
     steps = {line.split(" ", 2)[1]: json.loads(line.split(" ", 2)[2])
              for line in text.splitlines() if line.startswith("OK ")}
+    assert "kimi-lsp" in steps["diagnostic"]
     assert FIXED_LINE in steps["quickfix"]
     assert steps["inline"]["ghost"] == "(1, 2)"
     assert "total = add(1, 2)" in steps["inline"]["lines"]

@@ -73,12 +73,21 @@ async function main() {
     await status.first().waitFor();
     ok('statusbar', await status.first().innerText());
 
-    // Diagnostic: a squiggle under the syntax error.
+    // Diagnostic: a squiggle under the syntax error (first let kimi/status reach the status bar;
+    // the final check below asserts it).
+    await page.locator('.statusbar-item', { hasText: 'Kimi: ready' }).first().waitFor({ timeout: 10000 })
+      .catch(() => undefined);
     await page.waitForSelector('.squiggly-error');
     await goToLine(page, 9);
     await page.keyboard.press('End');
+    const squiggle = await page.locator('.squiggly-error').first().boundingBox();
+    await page.mouse.move(squiggle.x + squiggle.width / 2, squiggle.y + squiggle.height / 2);
+    const hover = page.locator('.monaco-hover', { hasText: 'kimi-lsp' });
+    await hover.first().waitFor();
     await shot(page, '1-diagnostic');
-    ok('diagnostic');
+    ok('diagnostic', await hover.first().innerText());
+    await page.mouse.move(0, 0);
+    await hover.first().waitFor({ state: 'hidden' }).catch(() => undefined);
 
     // Quick fix: Ctrl+. lists "Fix syntax error with Kimi"; choosing it rewrites the lines.
     await page.keyboard.press('Control+.');

@@ -78,9 +78,9 @@ def default_responses() -> list[dict[str, object]]:
     Prompts are fill-in-the-middle: the text before the cursor is followed by a FIM token in either
     order (prefix-suffix-middle or suffix-prefix-middle), so `...<|fim_` marks "the cursor is here"."""
     return [
-        # Inline completion after `total = ad` and after `total = add`.
-        {"contains": "total = add<|fim_", "text": "(1, 2)"},
-        {"contains": "total = ad<|fim_", "text": "d(1, 2)"},
+        # Inline completion after `café = ad` and `café = add` (non-ASCII: exercises the position encodings).
+        {"contains": "café = add<|fim_", "text": "(1, 2)"},
+        {"contains": "café = ad<|fim_", "text": "d(1, 2)"},
         # Completion: the model's item next to the file's symbols.
         {"contains": "greeting = gr<|fim_", "text": 'eet("kimi")'},
         # Quick fix: the broken lines become the hole, right after greet()'s body.

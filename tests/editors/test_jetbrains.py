@@ -33,7 +33,8 @@ def test_lsp4j_client(tmp_path: Path, workspace: Path, engine_json: Path, proces
     require(Path(javac or "javac (JDK 17)"), Path(java or "java"), LSP4J / ".installed")
     classpath = ":".join(str(p) for p in sorted(LSP4J.glob("*.jar")))
     classes = tmp_path / "classes"
-    subprocess.run([javac, "-d", str(classes), "-cp", classpath, str(CLIENT)], check=True, timeout=120)
+    subprocess.run([javac, "-encoding", "UTF-8", "-d", str(classes), "-cp", classpath, str(CLIENT)],
+                   check=True, timeout=120)
     proc = processes.start(
         [java, "-cp", f"{classes}:{classpath}", "KimiLsp4jClient", str(workspace), str(TEMPLATE),
          *server_command(engine_json)],

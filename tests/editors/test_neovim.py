@@ -88,13 +88,13 @@ def test_neovim_011_completion_diagnostics_code_action(nvim_for) -> None:
     wait_for(lambda: FIXED_LINE in nvim.current.buffer[:], 30, "the quick fix to be applied")
     wait_for(lambda: not nvim.exec_lua("return vim.diagnostic.get(0)"), 30, "diagnostics to clear")
 
-    # Popup completion: the menu lists the file's symbols; <C-y> inserts the selected one.
+    # Popup completion: the menu opens by itself (autotrigger on the server's trigger characters, here
+    # the space) and lists the file's symbols; <C-y> inserts the selected one.
     nvim.current.buffer.append("")
     nvim.input("GA")
     nvim.input("total = gr")
     wait_for(lambda: nvim.eval("mode()") == "i" and line(nvim, len(nvim.current.buffer)) == "total = gr", 10,
              "typed text")
-    nvim.input("<Cmd>lua vim.lsp.completion.get()<CR>")
     wait_for(lambda: nvim.eval("pumvisible()"), 30, "the completion popup")
     words = [item["word"] for item in nvim.eval("complete_info(['items']).items")]
     assert "greet" in words
@@ -112,7 +112,7 @@ def test_neovim_012_inline_completion(nvim_for) -> None:
 
     nvim.current.buffer.append("")
     nvim.input("GA")
-    nvim.input("total = add")
+    nvim.input("café = add")
 
     def ghost_text() -> str:
         marks = nvim.exec_lua("""
@@ -124,7 +124,7 @@ def test_neovim_012_inline_completion(nvim_for) -> None:
     shown = wait_for(ghost_text, 30, "ghost text")
     assert shown == "(1, 2)"
     nvim.input("<Tab>")
-    wait_for(lambda: line(nvim, len(nvim.current.buffer)) == "total = add(1, 2)", 10, "the accepted ghost text")
+    wait_for(lambda: line(nvim, len(nvim.current.buffer)) == "café = add(1, 2)", 10, "the accepted ghost text")
     assert not ghost_text()
 
 

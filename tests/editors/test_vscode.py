@@ -97,7 +97,7 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     assert "kimi-lsp" in steps["diagnostic"]
     assert FIXED_LINE in steps["quickfix"]
     assert steps["inline"]["ghost"] == "(1, 2)"
-    assert "total = add(1, 2)" in steps["inline"]["lines"]
+    assert "café = add(1, 2)" in steps["inline"]["lines"]
     assert any(label.startswith("greet") for label in steps["completion"])
     assert "Kimi" in steps["statusbar"]
     assert "Kimi: ready" in steps["statusbar-final"]  # fed by kimi/status

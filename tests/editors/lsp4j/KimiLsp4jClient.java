@@ -160,9 +160,9 @@ public class KimiLsp4jClient {
         server.getTextDocumentService().didChange(new DidChangeTextDocumentParams(v2,
                 List.of(new TextDocumentContentChangeEvent(fixed))));
 
-        // Inline completion after typing `total = add` on a new last line.
-        String typed = fixed + "total = add";
-        Position cursor = new Position(lineCount(fixed), "total = add".length());
+        // Inline completion after typing `café = add` (é: one UTF-16 unit, two UTF-8 bytes) on a new last line.
+        String typed = fixed + "caf\u00e9 = add";
+        Position cursor = new Position(lineCount(fixed), "caf\u00e9 = add".length());
         server.getTextDocumentService().didChange(new DidChangeTextDocumentParams(
                 new VersionedTextDocumentIdentifier(uri, 3), List.of(new TextDocumentContentChangeEvent(typed))));
         JsonObject inlineParams = new JsonObject();

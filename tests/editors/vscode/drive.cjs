@@ -102,13 +102,13 @@ async function main() {
 
     // Ghost text: type on the last line, see the inline suggestion, accept it with Tab.
     await page.keyboard.press('Control+End');
-    await page.keyboard.type('total = add', { delay: 30 });
+    await page.keyboard.type('café = add', { delay: 30 });
     const ghost = page.locator('.ghost-text-decoration');
     await ghost.first().waitFor();
     const ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
     await shot(page, '4-ghost-text');
     await page.keyboard.press('Tab');
-    const accepted = await waitForLines(page, (lines) => lines.includes('total = add(1, 2)'), 'the accepted ghost text');
+    const accepted = await waitForLines(page, (lines) => lines.includes('café = add(1, 2)'), 'the accepted ghost text');
     await shot(page, '5-accepted');
     ok('inline', { ghost: ghostText, lines: accepted });
 

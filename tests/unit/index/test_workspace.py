@@ -218,3 +218,32 @@ async def test_process_pool_gives_the_same_index(fixture_tree: Path, tmp_path: P
     await pooled.start()
     assert snapshot(pooled) == expected
     await pooled.close()
+
+
+async def test_close_while_indexing_stops_cleanly(fixture_tree: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    task = asyncio.create_task(index.start())
+    await asyncio.sleep(0)
+    await index.close()
+    assert task.done()
+
+
+async def test_unusable_cache_location_falls_back_to_memory(fixture_tree: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    index = WorkspaceIndex([fixture_tree], IndexSettings(cache_path=str(blocker / "sub" / "c.sqlite"), workers=0))
+    await index.start()
+    assert len(index.definitions_named("make_engine")) == 1
+    await index.close()
+
+
+async def test_a_failing_progress_callback_does_not_stop_indexing(fixture_tree: Path, tmp_path: Path) -> None:
+    def broken(_: Progress) -> None:
+        raise RuntimeError("display went away")
+
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    await index.start(progress=broken)
+    assert index.ready and len(index.definitions_named("make_engine")) == 1
+    await index.close()

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kimi_lsp.index.core import IndexCore, IndexSettings, ProgressCallback
+from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.jobs import Job, release_heap
 from kimi_lsp.index.model import (
@@ -30,6 +31,7 @@ from kimi_lsp.index.worker import packed_symbols_of_blob, symbols_of
 
 __all__ = ["IndexSettings", "ProgressCallback", "WorkspaceIndex"]
 log = logging.getLogger(__name__)
+_EXCLUDE_FILE = os.path.join(".git", "info", "exclude")
 
 
 class WorkspaceIndex(IndexCore):
@@ -217,7 +219,11 @@ class WorkspaceIndex(IndexCore):
         await self._debouncer.drain()
 
     def _on_watch_event(self, event: FileEvent, is_dir: bool) -> None:
-        self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
+        parts = event.path.split(os.sep)
+        if _EXCLUDE_FILE in event.path:
+            self._debouncer.add(event)
+        elif not DEFAULT_EXCLUDED_DIRS.intersection(parts):  # git's own writes, node_modules churn: not ours
+            self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
         if self._store is None:
@@ -230,7 +236,7 @@ class WorkspaceIndex(IndexCore):
 
     async def _apply_batch(self, batch: list[FileEvent]) -> None:
         names = {os.path.basename(e.path) for e in batch}
-        if any(e.kind == "rescan" for e in batch) or ".gitignore" in names or "exclude" in names:
+        if any(e.kind == "rescan" or _EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
             await self.reindex()
             return
         jobs: list[Job] = []

@@ -59,3 +59,28 @@ async def test_debouncer_batches_bursts() -> None:
     assert len(batches) == 1 and len(batches[0]) == 5
     await debouncer.drain()
     assert len(batches) == 1
+
+
+async def test_git_internals_do_not_trigger_rescans(tmp_path: Path) -> None:
+    root = (tmp_path / "ws").resolve()
+    (root / ".git" / "objects").mkdir(parents=True)
+    (root / "a.py").write_text("def alpha(): pass\n")
+    index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
+    await index.start(watch=True)
+    rescans: list[object] = []
+    real = index.reindex
+
+    async def counting(*args: object) -> None:
+        rescans.append(args)
+        await real()
+
+    index.reindex = counting  # type: ignore[method-assign]
+    try:
+        (root / ".git" / "objects" / "ab").mkdir()
+        (root / ".git" / "objects" / "ab" / "cdef").write_bytes(b"blob")
+        (root / "b.py").write_text("def beta(): pass\n")
+        assert await eventually(lambda: len(index.definitions_named("beta")) == 1)
+        await index.flush_events()
+        assert rescans == []
+    finally:
+        await index.close()

@@ -82,8 +82,11 @@ def parses(case: Case, completion: str) -> bool:
     return True
 
 
-def first_line(text: str) -> str:
-    return text.split("\n", 1)[0].rstrip()
+def line_of(generated: str, heal: bool) -> str:
+    """The predicted line: the first line of `generated`, or with `heal` the line after its first newline."""
+    if heal:
+        generated = generated.split("\n", 1)[1] if "\n" in generated else ""
+    return generated.split("\n", 1)[0].rstrip()
 
 
 class ModelCompleter:
@@ -97,7 +100,7 @@ class ModelCompleter:
         self.eos = tok.token_to_id(EOS)
 
     @torch.inference_mode()
-    def complete(self, prompt: str) -> str:
+    def complete(self, prompt: str, heal: bool) -> str:
         ids = torch.tensor([self.tok.encode(prompt).ids])
         out: list[int] = []
         past = None
@@ -108,10 +111,10 @@ class ModelCompleter:
             if nxt == self.eos:
                 break
             out.append(nxt)
-            if "\n" in self.tok.decode(out):
+            if self.tok.decode(out).count("\n") > heal:
                 break
             ids = torch.tensor([[nxt]])
-        return first_line(self.tok.decode(out))
+        return line_of(self.tok.decode(out), heal)
 
 
 class NGramCompleter:
@@ -152,14 +155,17 @@ class NGramCompleter:
                 return int(tokens[pos])
         return 0
 
-    def complete(self, prompt: str) -> str:
+    def complete(self, prompt: str, heal: bool) -> str:
         history = self.tok.encode(prompt).ids
         out: list[int] = []
         for _ in range(MAX_NEW_TOKENS):
             out.append(self.next_token(history + out))
-            if "\n" in self.tok.decode(out):
+            if self.tok.decode(out).count("\n") > heal:
                 break
-        return first_line(self.tok.decode(out))
+        return line_of(self.tok.decode(out), heal)
+
+
+Completer = Callable[[str, bool], str]  # (prompt, heal) -> predicted line
 
 
 class Tally(NamedTuple):
@@ -169,11 +175,16 @@ class Tally(NamedTuple):
     total: int
 
 
-def score(complete: Callable[[str], str], cases: list[Case], fim: bool) -> Tally:
+def score(complete: Completer, cases: list[Case], fim: bool) -> Tally:
+    """Next-line prompts stop before the previous line's newline ("token healing"): with byte-level BPE a
+    newline is merged with the next line's indentation, so a prompt ending in a bare newline is out of
+    distribution. FIM prompts end at a special token, where no merge crosses."""
     exact = parsed = empty = 0
     for c in cases:
-        prompt = f"{FIM_PREFIX}{c.prefix}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}" if fim else c.prefix
-        pred = complete(prompt)
+        if fim:
+            pred = complete(f"{FIM_PREFIX}{c.prefix}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False)
+        else:
+            pred = complete(c.prefix.removesuffix("\n"), True)
         exact += pred == c.target.rstrip()
         if not pred.strip():
             empty += 1
@@ -182,7 +193,7 @@ def score(complete: Callable[[str], str], cases: list[Case], fim: bool) -> Tally
     return Tally(exact, parsed, empty, len(cases))
 
 
-def evaluate(name: str, complete: Callable[[str], str], line_cases: list[Case], fim_cases: list[Case],
+def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case],
              prefix_only: bool = False) -> Scores:
     t0 = time.monotonic()
     line = score(complete, line_cases, fim=False)

@@ -4,7 +4,9 @@ between keystrokes, cancellation that aborts the engine request, and surviving a
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -38,6 +40,11 @@ def _metric(base_url: str, name: str) -> float:
     text = httpx.get(f"{base_url}/metrics", timeout=10).text
     values = [float(m.group(1)) for m in re.finditer(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.M)]
     return sum(values)
+
+
+def _slow_down(base_url: str, seconds_per_forward: float | None) -> None:
+    """SGLang's test hook: sleep in every forward pass, so a request stays in flight (None restores speed)."""
+    httpx.post(f"{base_url}/slow_down", json={"forward_sleep_time": seconds_per_forward}, timeout=30).raise_for_status()
 
 
 def _type(session: Session, uri: str, version: int, line: int, character: int, text: str) -> None:
@@ -77,12 +84,10 @@ async def test_cancel_aborts_the_request_in_the_engine(sglang_engine: str, tmp_p
         # cursor at column 0: no block end can cut generation short
         uri = session.open("long.py", CODE * 2)
         aborted = _metric(sglang_engine, "sglang:num_aborted_requests_total")
+        _slow_down(sglang_engine, 0.5)
         pending = asyncio.ensure_future(client.protocol.send_request_async(
             lsp.TEXT_DOCUMENT_INLINE_COMPLETION, _inline(uri, (CODE * 2).count("\n"), 0), msg_id=777))
-        for _ in range(600):  # wait until the engine is working on it
-            if _metric(sglang_engine, "sglang:num_running_reqs") + _metric(sglang_engine, "sglang:num_queue_reqs") > 0:
-                break
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # let the request reach the engine, which now needs seconds to answer
         client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=777))
         with pytest.raises(JsonRpcRequestCancelled):
             await pending
@@ -92,6 +97,7 @@ async def test_cancel_aborts_the_request_in_the_engine(sglang_engine: str, tmp_p
             await asyncio.sleep(0.05)
         assert _metric(sglang_engine, "sglang:num_aborted_requests_total") == aborted + 1
     finally:
+        _slow_down(sglang_engine, None)
         await client.shutdown_session()
         await client.stop()
 
@@ -108,9 +114,11 @@ async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path) -> None:
         try:
             uri = session.open("long.py", CODE)
             line = CODE.count("\n")
+            _slow_down(engine.base_url, 0.5)
             pending = asyncio.ensure_future(client.text_document_inline_completion_async(_inline(uri, line, 0)))
-            await asyncio.sleep(0.3)
-            engine.stop(grace=0)  # SIGKILL the whole engine mid-stream
+            await asyncio.sleep(1.0)  # the request is in the engine, which needs seconds to answer
+            os.killpg(engine.pid, signal.SIGKILL)  # the whole engine dies mid-stream
+            engine.stop()
             assert await pending is None
             status = await _status(session)
             assert status["engine"] == "down"

@@ -15,6 +15,7 @@ from functools import cached_property
 
 from kimi_lsp.index.model import ImportRef, ResolvedImport
 
+_INIT_FILES = ("__init__.py", "__init__.pyi")
 _JS_EXTS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 _GO_MODULE = re.compile(r"^\s*module\s+(\S+)", re.MULTILINE)
 
@@ -28,34 +29,30 @@ class Resolver:
         self.packages = packages
 
     @cached_property
-    def python_modules(self) -> dict[str, str]:
-        """Dotted module name -> file, for every Python file (by package chain and by path from a root)."""
-        out: dict[str, str] = {}
-        for path in sorted(self.paths):
-            if path.endswith((".py", ".pyi")):
-                for name in self.module_names(path):
-                    if name not in out or out[name].endswith(".pyi"):
-                        out[name] = path
-        return out
+    def python_bases(self) -> tuple[str, ...]:
+        """Directories absolute Python imports resolve from: each root, its src/ and lib/, and the parent of
+        every top-level package (a directory with __init__.py whose parent has none). Cheap: it looks only at
+        __init__ files, so it can be rebuilt whenever files come and go."""
+        bases = dict.fromkeys(b for r in self.roots for b in (r, os.path.join(r, "src"), os.path.join(r, "lib")))
+        for path in self.paths:
+            if os.path.basename(path) in _INIT_FILES:
+                d = os.path.dirname(path)
+                while _exists_any(self.paths, os.path.dirname(d), _INIT_FILES):
+                    d = os.path.dirname(d)
+                bases.setdefault(os.path.dirname(d))
+        return tuple(bases)
 
-    def module_names(self, path: str) -> list[str]:
-        """The dotted names a Python file is importable as."""
-        stem = os.path.splitext(os.path.basename(path))[0]
-        parts = [] if stem == "__init__" else [stem]
-        d = os.path.dirname(path)
-        while _exists_any(self.paths, d, ("__init__.py", "__init__.pyi")):
-            parts.insert(0, os.path.basename(d))
-            d = os.path.dirname(d)
-        names = [".".join(parts)] if parts else []
-        for root in self.roots:
-            for base in (root, os.path.join(root, "src"), os.path.join(root, "lib")):
-                if path.startswith(base + os.sep):
-                    rel = os.path.splitext(path[len(base) + 1:])[0].split(os.sep)
-                    if rel[-1] == "__init__":
-                        rel = rel[:-1]
-                    if rel and all(p.isidentifier() for p in rel):
-                        names.append(".".join(rel))
-        return names
+    def python_module(self, dotted: str, near: str | None = None) -> str | None:
+        """The file of a dotted module name; `near` (the importing file) adds its own directory, last."""
+        parts = dotted.split(".")
+        if not dotted or not all(p.isidentifier() for p in parts):
+            return None
+        extra = (os.path.dirname(near),) if near is not None else ()
+        for base in (*self.python_bases, *extra):
+            found = self._py_module_at(os.path.join(base, *parts))
+            if found is not None:
+                return found
+        return None
 
     @cached_property
     def _dirs(self) -> dict[str, list[str]]:
@@ -111,10 +108,9 @@ class Resolver:
 
     def _python(self, path: str, ref: ImportRef) -> list[str]:
         if ref.level == 0:
-            mod = self.python_modules
-            out = [mod[f"{ref.spec}.{n}"] for n in ref.names if f"{ref.spec}.{n}" in mod]
-            if ref.spec in mod and len(out) < max(len(ref.names), 1):
-                out.insert(0, mod[ref.spec])
+            out = [f for n in ref.names if n != "*" and (f := self.python_module(f"{ref.spec}.{n}", path))]
+            if len(out) < max(len(ref.names), 1) and (own := self.python_module(ref.spec, path)):
+                out.insert(0, own)
             return out
         base = os.path.dirname(path)
         for _ in range(ref.level - 1):
@@ -153,8 +149,8 @@ class Resolver:
     def module_files(self, module: str, imports: Iterable[ResolvedImport] = ()) -> list[str]:
         """The files of a module named in code: a dotted Python module, a name one of `imports` brought in, a
         Java/Go package declaration, or a Go import path."""
-        if module in self.python_modules:
-            return [self.python_modules[module]]
+        if (found := self.python_module(module)) is not None:
+            return [found]
         for imp in imports:
             last = imp.ref.spec.replace("::", ".").replace("/", ".").rsplit(".", 1)[-1]
             if imp.targets and (last == module or module in imp.ref.names or imp.ref.spec == module):

@@ -28,6 +28,7 @@ from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob
 
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay symbols before the table is folded into a new base
+BATCH_BYTES = 256 * 1024  # source bytes per pool task
 ProgressCallback = Callable[[Progress], None]
 
 
@@ -101,7 +102,9 @@ class IndexCore:
             if record is None or record.size != f.size or record.mtime_ns != f.mtime_ns:
                 jobs.append((path, record.digest if record is not None else None))
         jobs.sort(key=lambda j: -found[j[0]].size)  # big files first: the pool ends evenly
-        await self._run_and_merge(jobs, progress, len(found) - len(jobs), self.settings.workers, pool)
+        mean_size = sum(found[path].size for path, _ in jobs) // max(len(jobs), 1)
+        batch = max(16, min(256, BATCH_BYTES // max(mean_size, 1)))  # small files: fewer, bigger pool tasks
+        await self._run_and_merge(jobs, progress, len(found) - len(jobs), self.settings.workers, pool, batch)
         await self._save_symtab()
 
     async def _save_symtab(self) -> None:
@@ -125,10 +128,10 @@ class IndexCore:
         self._saved_generation, self._saved_base = (0, base) if base is not None else (-1, None)
 
     async def _run_and_merge(self, jobs: list[Job], progress: ProgressCallback | None, done: int,
-                             workers: int, pool: ProcessPoolExecutor | None = None) -> None:
+                             workers: int, pool: ProcessPoolExecutor | None = None, batch: int = 48) -> None:
         total = done + len(jobs)
         _report(progress, Progress(done, total))
-        async for results in run_jobs(jobs, self.settings.max_file_bytes, workers, pool=pool):
+        async for results in run_jobs(jobs, self.settings.max_file_bytes, workers, batch, pool):
             self._merge(results)
             done += len(results)
             _report(progress, Progress(done, total))

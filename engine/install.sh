@@ -21,14 +21,14 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 want=$(cat "$HERE/install.sh" "$HERE/constraints.txt" "$HERE/requirements-runtime.txt" | sha256sum | cut -d' ' -f1)
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$PY" -c "import sglang, torch" 2>/dev/null; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$PY" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('sglang', 'torch', 'transformers')))"; then
     echo "engine/install.sh: already installed in $VENV_DIR"
     exit 0
 fi
 
 mkdir -p "$CACHE"
 pip_install() {
-    timeout "$STEP_TIMEOUT" "$PY" -m pip install --cache-dir "$CACHE" --progress-bar off \
+    timeout "$STEP_TIMEOUT" "$PY" -m pip install --cache-dir "$CACHE" --progress-bar off --quiet \
         -c "$HERE/constraints.txt" "$@"
 }
 

@@ -98,6 +98,8 @@ class SGLangEngine:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
 
     async def abort(self, rid: str) -> None:
+        if self._client.is_closed:  # shutting down: the engine goes away with us
+            return
         try:
             await self._client.post("/abort_request", json={"rid": rid}, timeout=2.0)
         except httpx.HTTPError as error:

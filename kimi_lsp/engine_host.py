@@ -91,6 +91,8 @@ class EngineHost:
         self._set(replace(self.status, engine="down", message=str(error)))
 
     async def close(self) -> None:
+        if self.generator is not None:
+            await self.generator.close()
         if self.engine is not None:
             await self.engine.close()
         self.engine, self.generator = None, None

@@ -79,6 +79,13 @@ class Generator:
             if self._inflight.get(key) is task:
                 del self._inflight[key]
 
+    async def close(self) -> None:
+        """Cancel every generation in flight (each aborts its engine request) and wait for them to end."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _run(self, request: GenerateRequest, debounce_s: float, stop_at: Callable[[str], int | None]) -> Generation:
         if debounce_s > 0:
             await asyncio.sleep(debounce_s)  # cancelled here = never reached the engine

@@ -58,7 +58,8 @@ async def timed(awaitable: Any) -> tuple[Any, float]:
 async def wait_for_engine(client: DemoClient, limit_s: float) -> bool:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
+        status: dict[str, Any] = await client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command="kimi.status")) or {}
         if status["engine"] in ("ready", "off", "down"):
             print(f"  engine {status['engine']}: {status['message']}")
             return bool(status["engine"] == "ready")

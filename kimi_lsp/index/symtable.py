@@ -128,35 +128,40 @@ class SymbolTable:
         return out
 
     def search(self, query: str, limit: int) -> list[Hit]:
-        """Fuzzy, case-insensitive: exact, then prefix, then substring, then subsequence matches; shorter first."""
+        """Fuzzy, case-insensitive: exact, then prefix, then substring, then subsequence matches; shorter first.
+        The base is scanned tier by tier (a C-speed regex over the names), so the best matches are never cut
+        off by the candidate cap, however many weaker ones there are."""
         q = query.lower()
-        scored: list[tuple[int, int, str, Hit]] = []
         cap = max(limit * 20, 2000)
-        for hit in self._candidates(q, cap):
-            scored.append((_score(hit.name.lower(), q), len(hit.name), hit.name, hit))
-        scored.sort(key=lambda s: s[:3])
-        return [s[3] for s in scored[:limit]]
-
-    def _candidates(self, q: str, cap: int) -> Iterator[Hit]:
-        base, count = self.base, 0
-        pattern = re.compile("[^\n]*?".join(re.escape(c) for c in q), re.IGNORECASE) if q else None
-        pos = 0
-        while count < cap and pos < len(base.names):
-            if pattern is None:
-                i = bisect_right(base.offsets, pos) - 1
-            else:
-                m = pattern.search(base.names, pos)
-                if m is None:
-                    break
-                i = bisect_right(base.offsets, m.start()) - 1
-            pos = base.offsets[i + 1]
-            if base.fids[i] not in self.dead:
-                count += 1
-                yield base.hit(i)
+        seen: set[int] = set()
+        scored: list[tuple[int, int, str, Hit]] = []
+        for tier, pattern in enumerate(_tier_patterns(q)):
+            for i in self._base_matches(pattern, cap, seen):
+                hit = self.base.hit(i)
+                scored.append((tier, len(hit.name), hit.name, hit))
+            if len(scored) >= limit:
+                break
         for fid, symbols in self.overlay.items():
             for name, line, ck in symbols:
                 if _is_subsequence(q, name.lower()):
-                    yield Hit(name, fid, line, ck >> 5, ck & 31)
+                    hit = Hit(name, fid, line, ck >> 5, ck & 31)
+                    scored.append((_score(name.lower(), q), len(name), name, hit))
+        scored.sort(key=lambda s: s[:3])
+        return [s[3] for s in scored[:limit]]
+
+    def _base_matches(self, pattern: re.Pattern[str], cap: int, seen: set[int]) -> Iterator[int]:
+        """Indices of live base names matching `pattern` (one per name), at most `cap`, skipping `seen`."""
+        base, count, pos = self.base, 0, 0
+        while count < cap and pos < len(base.names):
+            m = pattern.search(base.names, pos)
+            if m is None or m.start() >= len(base.names):
+                return
+            i = bisect_right(base.offsets, m.start()) - 1
+            pos = base.offsets[i + 1]
+            if i not in seen and base.fids[i] not in self.dead:
+                seen.add(i)
+                count += 1
+                yield i
 
     def all_entries(self) -> Iterator[tuple[str, int, int, int]]:
         """Every live (name, fid, line, colkind), base and overlay."""
@@ -183,8 +188,20 @@ class SymbolTable:
         self.dead, self._touched = set(touched), set()
 
 
+def _tier_patterns(q: str) -> list[re.Pattern[str]]:
+    """exact, prefix, substring, subsequence (names are one per line in the base string)."""
+    if not q:
+        return [re.compile(r"^", re.MULTILINE)]
+    e = re.escape(q)
+    subsequence = "[^\n]*?".join(re.escape(c) for c in q)
+    flags = re.IGNORECASE | re.MULTILINE
+    return [re.compile(f"^{e}$", flags), re.compile(f"^{e}", flags), re.compile(e, flags),
+            re.compile(subsequence, flags)]
+
+
 def _score(name: str, q: str) -> int:
-    if name == q:
+    """The tier of a match, as in _tier_patterns."""
+    if name == q or not q:
         return 0
     if name.startswith(q):
         return 1

@@ -53,3 +53,12 @@ def test_non_ascii_names_keep_offsets_aligned() -> None:
     table.install_base(build_compacted(table.compaction_input()))
     assert names(table.search("zeta", 5)) == ["zeta"]
     assert names(table.lookup("größe")) == ["größe"]
+
+
+def test_best_matches_are_not_cut_off_by_many_weak_ones() -> None:
+    table = SymbolTable()
+    weak = tuple((f"a_p_a_r_s_e_{i:05d}", i, 0) for i in range(5000))  # subsequence matches, sorted first
+    table.replace_file(1, (*weak, ("parse", 1, 0), ("parser_x", 2, 0), ("unparse", 3, 0)))
+    table.install_base(build_compacted(table.compaction_input()))
+    assert names(table.search("parse", 3)) == ["parse", "parser_x", "unparse"]
+    assert names(table.search("PARSE", 1)) == ["parse"]

@@ -136,3 +136,10 @@ def test_neovim_checkhealth(nvim_for) -> None:
     assert "OK command:" in report
     assert "server provides completionProvider" in report
     assert "ERROR" not in report
+    nvim.command("KimiReindex")
+
+    def reindex_message() -> str:
+        messages = nvim.command_output("messages")
+        return messages if "kimi: reindex" in messages else ""
+
+    assert "kimi: reindexed" in str(wait_for(reindex_message, 30, "the reindex answer"))

@@ -101,3 +101,7 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     assert any(label.startswith("greet") for label in steps["completion"])
     assert "Kimi" in steps["statusbar"]
     assert "Kimi: ready" in steps["statusbar-final"]  # fed by kimi/status
+    assert "inline off" in steps["toggle-off"] and "inline off" not in steps["toggle-on"]
+    assert "reindex" in steps and "starting" in steps["log"]
+    assert "Kimi: ready" in steps["restart"]
+    assert steps["notifications"] == []

@@ -37,6 +37,7 @@ function createClient(output: vscode.LogOutputChannel, status: StatusItem): Lang
 
 async function start(output: vscode.LogOutputChannel, status: StatusItem): Promise<void> {
   client = createClient(output, status);
+  status.update({ engine: 'starting', latencyMs: null, cacheRatio: null, message: 'starting kimi-lsp' });
   const { command, args } = serverExecutable();
   output.info(`starting ${command} ${(args ?? []).join(' ')}`);
   try {

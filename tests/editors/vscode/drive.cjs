@@ -44,6 +44,15 @@ async function goToLine(page, line) {
   await page.keyboard.press('Enter');
 }
 
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget input');
+  await page.keyboard.type(title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -69,7 +78,7 @@ async function main() {
     ok('open');
 
     // The status bar item fed by kimi/status.
-    const status = page.locator('.statusbar-item', { hasText: 'Kimi' });
+    const status = page.locator('.statusbar-item', { hasText: 'Kimi:' });
     await status.first().waitFor();
     ok('statusbar', await status.first().innerText());
 
@@ -125,6 +134,33 @@ async function main() {
     ok('completion', labels);
     await page.keyboard.press('Escape');
     ok('statusbar-final', await status.first().innerText());
+
+    // The extension's commands.
+    await runCommand(page, 'Kimi: Toggle Inline Suggestions');
+    await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor();
+    ok('toggle-off', await status.first().innerText());
+    await runCommand(page, 'Kimi: Toggle Inline Suggestions');
+    await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor({ state: 'detached' });
+    ok('toggle-on', await status.first().innerText());
+    await runCommand(page, 'Kimi: Reindex Workspace');
+    await page.waitForTimeout(1000);
+    const dialog = page.locator('.monaco-dialog-box');
+    if (await dialog.count() > 0) throw new Error(`reindex: ${await dialog.first().innerText()}`);
+    ok('reindex');
+    await runCommand(page, 'Kimi: Show Log');
+    await page.locator('.panel', { hasText: 'starting' }).first().waitFor();
+    ok('log', await page.locator('.panel .view-lines').first().innerText());
+    await runCommand(page, 'Kimi: Restart Language Server');
+    await page.locator('.panel .view-line', { hasText: 'starting' }).nth(1).waitFor();
+    await page.locator('.statusbar-item', { hasText: 'Kimi: ready' }).first().waitFor();
+    await shot(page, '7-restarted');
+    ok('restart', await status.first().innerText());
+    const errors = await page.locator('.notification-toast', { hasText: /kimi/i }).allInnerTexts();
+    ok('notifications', errors);
+  } catch (error) {
+    await Promise.all(browser.contexts().flatMap((context) => context.pages())
+      .map((page) => shot(page, 'failure').catch(() => undefined)));
+    throw error;
   } finally {
     await browser.close();
   }

@@ -110,9 +110,12 @@ end
 
 function M.reindex()
   for _, client in ipairs(M.clients()) do
-    client:request('workspace/executeCommand', { command = 'kimi.reindex', arguments = {} }, function(err)
+    client:request('workspace/executeCommand', { command = 'kimi.reindex', arguments = {} }, function(err, result)
       if err then
         vim.notify('kimi: reindex failed: ' .. err.message, vim.log.levels.ERROR)
+      else
+        local count = type(result) == 'table' and result.documents or '?'
+        vim.notify(string.format('kimi: reindexed (%s open documents)', count))
       end
     end)
   end

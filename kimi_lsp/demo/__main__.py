@@ -27,13 +27,7 @@ TYPED = "    def total(self) -> Money:\n        "
 class DemoClient(LanguageClient):
     def __init__(self) -> None:
         super().__init__("kimi-demo", "0")
-        self.status: dict[str, Any] = {}
         self.diagnostics: dict[str, list[lsp.Diagnostic]] = {}
-
-        @self.feature("kimi/status")
-        def on_status(params: Any) -> None:
-            self.status = dict(params.__dict__) if hasattr(params, "__dict__") else dict(params)
-            print(f"  [status] engine {self.status.get('engine')}: {self.status.get('message', '')}")
 
         @self.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
@@ -44,8 +38,11 @@ class DemoClient(LanguageClient):
             print(f"  [message] {params.message}")
 
 
-def ratio(client: DemoClient) -> str:
-    value = client.status.get("cacheRatio")
+async def ratio(client: DemoClient) -> str:
+    """The engine's cached_tokens / prompt_tokens for the last generation, as kimi.status reports it."""
+    status: dict[str, Any] = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="kimi.status")) or {}
+    value = status.get("cacheRatio")
     return "-" if value is None else f"{value:.2f}"
 
 
@@ -90,7 +87,7 @@ async def session(client: DemoClient, root: Path) -> None:
         items = result.items if isinstance(result, lsp.InlineCompletionList) else (result or [])
         ghost = items[0].insert_text if items else ""
         shown = str(ghost).replace("\n", "\\n")[:60]
-        print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {ratio(client):>4}  ghost: {shown}")
+        print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {await ratio(client):>4}  ghost: {shown}")
     print("\n== completion after 'self.' ==")
     version += 1
     client.text_document_did_change(lsp.DidChangeTextDocumentParams(

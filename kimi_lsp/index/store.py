@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kimi_lsp.index.symtable import Base, build_base
+from kimi_lsp.index.symtable import Base, build_base, fold
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 WRITE_BATCH = 2000  # file rows per write transaction
 APP_ID = 0x6B696D69  # 'kimi'
 _SCHEMA = """
@@ -192,7 +192,7 @@ class IndexStore:
         arrays = [array("I") for _ in range(4)]
         for arr, blob in zip(arrays, row[1:]):
             arr.frombytes(blob)
-        return Base(names, *arrays)
+        return Base(names, fold(names), *arrays)
 
     def rebuild_symtab(self, symbols: Callable[[bytes], Iterable[tuple[str, int, int]]]) -> Base:
         """A symbol table from every stored outline (when the snapshot is stale). Uses its own connection, so

@@ -29,9 +29,11 @@ class Hit(NamedTuple):
 
 @dataclass(slots=True, frozen=True)
 class Base:
-    """Sorted symbols. names: '\\n'-joined, offsets: start of each name (+ end), then one array per field."""
+    """Symbols sorted case-insensitively. names: '\\n'-joined; folded: the same lowercased (same length, so the
+    same offsets); offsets: start of each name (+ end); then one array per field."""
 
     names: str
+    folded: str
     offsets: array[int]
     fids: array[int]
     lines: array[int]
@@ -43,17 +45,31 @@ class Base:
     def name(self, i: int) -> str:
         return self.names[self.offsets[i]:self.offsets[i + 1] - 1]
 
+    def folded_name(self, i: int) -> str:
+        return self.folded[self.offsets[i]:self.offsets[i + 1] - 1]
+
+    def first_at_least(self, folded_key: str) -> int:
+        """Index of the first name whose folded form sorts at or after `folded_key`."""
+        return bisect_left(range(len(self)), folded_key, key=self.folded_name)
+
     def hit(self, i: int) -> Hit:
         ck = self.colkinds[i]
         return Hit(self.name(i), self.fids[i], self.lines[i], ck >> 5, ck & 31)
 
 
-EMPTY_BASE = Base("", array("I", [0]), array("I"), array("I"), array("I"))
+def fold(text: str) -> str:
+    """Lowercase without changing the length, so offsets into the names string stay valid."""
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+EMPTY_BASE = Base("", "", array("I", [0]), array("I"), array("I"), array("I"))
 
 
 def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
     """A base from (name, fid, line, colkind) entries (pure; safe to run in a thread)."""
-    rows = sorted(entries)
+    rows = sorted(entries, key=lambda r: (fold(r[0]), r))
     names = "".join(r[0] + "\n" for r in rows)
     offsets = array("I", [0])
     total = 0
@@ -61,7 +77,7 @@ def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
         total += len(r[0]) + 1
         offsets.append(total)
     return Base(
-        names, offsets,
+        names, fold(names), offsets,
         array("I", (r[1] for r in rows)), array("I", (r[2] for r in rows)), array("I", (r[3] for r in rows)),
     )
 
@@ -117,10 +133,10 @@ class SymbolTable:
     def lookup(self, name: str) -> list[Hit]:
         """Every definition spelled exactly `name`."""
         out: list[Hit] = []
-        base = self.base
-        i = bisect_left(range(len(base)), name, key=base.name)
-        while i < len(base) and base.name(i) == name:
-            if base.fids[i] not in self.dead:
+        base, key = self.base, fold(name)
+        i = base.first_at_least(key)
+        while i < len(base) and base.folded_name(i) == key:
+            if base.name(i) == name and base.fids[i] not in self.dead:
                 out.append(base.hit(i))
             i += 1
         for fid in sorted(self._overlay_index().get(name, ())):
@@ -129,32 +145,41 @@ class SymbolTable:
 
     def search(self, query: str, limit: int) -> list[Hit]:
         """Fuzzy, case-insensitive: exact, then prefix, then substring, then subsequence matches; shorter first.
-        The base is scanned tier by tier (a C-speed regex over the names), so the best matches are never cut
-        off by the candidate cap, however many weaker ones there are."""
-        q = query.lower()
-        cap = max(limit * 20, 2000)
+        Prefix matches come from a binary search (the base is sorted by folded name); substring and subsequence
+        matches from C-speed scans of the folded names; each tier is capped, the better tiers go first."""
+        q = fold(query)
+        cap = max(limit * 4, 400)
         seen: set[int] = set()
-        scored: list[tuple[int, int, str, Hit]] = []
-        for tier, pattern in enumerate(_tier_patterns(q)):
-            for i in self._base_matches(pattern, cap, seen):
-                hit = self.base.hit(i)
-                scored.append((tier, len(hit.name), hit.name, hit))
-            if len(scored) >= limit:
-                break
+        scored = [(_score(self.base.folded_name(i), q), i) for i in self._prefixed(q, cap, seen)]
+        if len(scored) < limit and q:
+            for pattern in (re.compile(re.escape(q)), _subsequence(q)):
+                scored.extend((_score(self.base.folded_name(i), q), i) for i in self._scan(pattern, cap, seen))
+                if len(scored) >= limit:
+                    break
+        hits = [(tier, self.base.hit(i)) for tier, i in scored]
         for fid, symbols in self.overlay.items():
-            for name, line, ck in symbols:
-                if _is_subsequence(q, name.lower()):
-                    hit = Hit(name, fid, line, ck >> 5, ck & 31)
-                    scored.append((_score(name.lower(), q), len(name), name, hit))
-        scored.sort(key=lambda s: s[:3])
-        return [s[3] for s in scored[:limit]]
+            hits.extend((_score(fold(n), q), Hit(n, fid, line, ck >> 5, ck & 31))
+                        for n, line, ck in symbols if _is_subsequence(q, fold(n)))
+        hits.sort(key=lambda h: (h[0], len(h[1].name), h[1].name))
+        return [h[1] for h in hits[:limit]]
 
-    def _base_matches(self, pattern: re.Pattern[str], cap: int, seen: set[int]) -> Iterator[int]:
-        """Indices of live base names matching `pattern` (one per name), at most `cap`, skipping `seen`."""
+    def _prefixed(self, q: str, cap: int, seen: set[int]) -> Iterator[int]:
+        base, count = self.base, 0
+        i = base.first_at_least(q)
+        while i < len(base) and count < cap and base.folded_name(i).startswith(q):
+            if base.fids[i] not in self.dead:
+                seen.add(i)
+                count += 1
+                yield i
+            i += 1
+
+    def _scan(self, pattern: re.Pattern[str], cap: int, seen: set[int]) -> Iterator[int]:
+        """Indices of live base names whose folded form matches `pattern`, at most `cap`, skipping `seen`."""
         base, count, pos = self.base, 0, 0
-        while count < cap and pos < len(base.names):
-            m = pattern.search(base.names, pos)
-            if m is None or m.start() >= len(base.names):
+        text = base.folded
+        while count < cap:
+            m = pattern.search(text, pos)
+            if m is None:
                 return
             i = bisect_right(base.offsets, m.start()) - 1
             pos = base.offsets[i + 1]
@@ -188,19 +213,13 @@ class SymbolTable:
         self.dead, self._touched = set(touched), set()
 
 
-def _tier_patterns(q: str) -> list[re.Pattern[str]]:
-    """exact, prefix, substring, subsequence (names are one per line in the base string)."""
-    if not q:
-        return [re.compile(r"^", re.MULTILINE)]
-    e = re.escape(q)
-    subsequence = "[^\n]*?".join(re.escape(c) for c in q)
-    flags = re.IGNORECASE | re.MULTILINE
-    return [re.compile(f"^{e}$", flags), re.compile(f"^{e}", flags), re.compile(e, flags),
-            re.compile(subsequence, flags)]
+def _subsequence(q: str) -> re.Pattern[str]:
+    """c1[^c2\\n]*c2[^c3\\n]*c3...: a subsequence within one name, leftmost-greedy, no backtracking."""
+    return re.compile(re.escape(q[0]) + "".join(f"[^{re.escape(c)}\n]*{re.escape(c)}" for c in q[1:]))
 
 
 def _score(name: str, q: str) -> int:
-    """The tier of a match, as in _tier_patterns."""
+    """exact 0, prefix 1, substring 2, subsequence 3."""
     if name == q or not q:
         return 0
     if name.startswith(q):

@@ -26,6 +26,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -67,37 +68,61 @@ def files_of(root: str, exclude: tuple[str, ...]) -> list[str]:
     return [f.path for f in walk(IgnoreRules(root, exclude))]
 
 
-def raw_parse(files: list[str]) -> tuple[float, float, int]:
-    """Wall and CPU seconds to read + parse every file on this one core, and the bytes read."""
+def read_and_parse(paths: list[str]) -> int:
+    """The raw work: read + parse each file on this core; returns the bytes read."""
     total = 0
-    start, cpu = time.perf_counter(), time.process_time()
-    for path in files:
+    for path in paths:
         spec = spec_for_path(path)
         assert spec is not None
         with open(path, "rb") as f:
             data = f.read()
         total += len(data)
         parse(spec, data)
-    return time.perf_counter() - start, time.process_time() - cpu, total
+    return total
 
 
-def index_cpu(files: list[str]) -> float:
-    """CPU seconds of the per-file indexing job (read, hash, parse, extract, encode) on this one core."""
-    start = time.process_time()
+class Costs(NamedTuple):
+    raw_wall: float
+    raw_cpu: float
+    job_cpu: float
+    num_bytes: int
+
+
+def one_core_costs(files: list[str]) -> Costs:
+    """Raw read+parse and the full indexing job over the same files on this one core, interleaved chunk by
+    chunk so that a busy machine slows both alike."""
+    raw_wall = raw_cpu = job_cpu = 0.0
+    num_bytes = 0
     for i in range(0, len(files), 64):
-        index_batch([(p, None) for p in files[i:i + 64]], 1_000_000)
-    return time.process_time() - start
+        chunk = files[i:i + 64]
+        wall, cpu = time.perf_counter(), time.process_time()
+        num_bytes += read_and_parse(chunk)
+        raw_wall += time.perf_counter() - wall
+        raw_cpu += time.process_time() - cpu
+        cpu = time.process_time()
+        index_batch([(p, None) for p in chunk], 1_000_000)
+        job_cpu += time.process_time() - cpu
+    return Costs(raw_wall, raw_cpu, job_cpu, num_bytes)
 
 
-async def index_once(root: str, cache: str, exclude: tuple[str, ...], workers: int) -> tuple[float, float, int, int]:
-    """(wall seconds, CPU seconds of this process, files, symbols) of one start()."""
+QUERIES = ("", "a", "get", "parse", "widget", "wdgt", "compute_1", "init", "xyzzy", "read_file_contents")
+
+
+async def index_once(root: str, cache: str, exclude: tuple[str, ...], workers: int) -> tuple[float, float, int, int,
+                                                                                                list[float]]:
+    """(wall seconds, CPU seconds of this process, files, symbols, workspace/symbol latencies in ms)."""
     index = WorkspaceIndex([root], IndexSettings(exclude=exclude, cache_path=cache, workers=workers))
     start, cpu = time.perf_counter(), time.process_time()
     await index.start()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     files, symbols = len(index.files), len(index.table.base) + index.table.num_overlay_symbols
+    latencies = []
+    for query in QUERIES:
+        t = time.perf_counter()
+        index.workspace_symbols(query, 100)
+        latencies.append((time.perf_counter() - t) * 1000)
     await index.close()
-    return seconds, cpu, files, symbols
+    return seconds, cpu, files, symbols, latencies
 
 
 def memory_probe(root: str, cache: str, exclude: tuple[str, ...]) -> dict[str, float]:
@@ -125,12 +150,11 @@ def memory_probe(root: str, cache: str, exclude: tuple[str, ...]) -> dict[str, f
 def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp: Path) -> None:
     files = files_of(root, exclude)
     gc.collect()
-    raw_s, raw_cpu, raw_bytes = raw_parse(files)
+    raw_s, raw_cpu, job_cpu, raw_bytes = one_core_costs(files)
     raw_fps = len(files) / raw_s
-    job_cpu = index_cpu(files)
     cache = str(tmp / f"{name}.sqlite")
-    cold_s, loop_cpu, n, symbols = asyncio.run(index_once(root, cache, exclude, workers))
-    warm_s, _, _, _ = asyncio.run(index_once(root, cache, exclude, workers))
+    cold_s, loop_cpu, n, symbols, _ = asyncio.run(index_once(root, cache, exclude, workers))
+    warm_s, _, _, _, latencies = asyncio.run(index_once(root, cache, exclude, workers))
     cold_fps, warm_fps = n / cold_s, n / warm_s
     mem = memory_probe(root, cache, exclude)
     budget = 4096 * mem["files"] + 64 * mem["symbols"]
@@ -141,6 +165,8 @@ def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp
     print(f"  CPU per file: raw {raw_cpu / n * 1e3:.3f} ms, index job {job_cpu / n * 1e3:.3f} ms + merge on the loop "
           f"{loop_cpu / n * 1e3:.3f} ms -> CPU-bound cold = {raw_cpu / (job_cpu + loop_cpu):.2f} x ({workers} x raw)")
     print(f"  warm start                 {warm_fps:10,.0f} files/s  target >= 20,000")
+    print(f"  workspace/symbol, limit 100: median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms "
+          f"over {len(latencies)} queries")
     print(f"  RSS after warm start       {mem['rss'] / 1e6:10.1f} MB = {mem['rss'] / mem['files']:,.0f} B/file or "
           f"{mem['rss'] / max(mem['symbols'], 1):,.0f} B/symbol; budget 4 KB/file + 64 B/symbol = "
           f"{budget / 1e6:.1f} MB ({mem['rss'] / budget:.2f} of it)")

@@ -106,7 +106,7 @@ class KimiLanguageServer(LanguageServer):
         return DocumentSnapshot(uri, document.language_id or "", document.version or 0, text, offset)
 
     def send_status(self, status: EngineStatus) -> None:
-        if getattr(self.protocol, "transport", None) is not None:
+        if getattr(self.protocol, "writer", None) is not None:  # connected to a client
             self.protocol.notify(STATUS_NOTIFICATION, status.to_json())
 
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -124,5 +124,15 @@ def build_server(engine_choice: EngineChoice | None = None) -> KimiLanguageServe
     for feature in FEATURES:
         server.feature(feature.method, feature.options)(feature.handler)
     for name, handler in commands.COMMANDS.items():
-        server.command(name)(handler)
+        server.command(name)(_without_annotations(handler))
     return server
+
+
+def _without_annotations(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """pygls resolves a command handler's type hints to convert its arguments; ours name the server class,
+    which the feature modules import only for type checking. Commands take no typed arguments."""
+
+    def run(ls: Any, *args: Any) -> Any:
+        return handler(ls, *args)
+
+    return run

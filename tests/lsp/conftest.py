@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import make_test_lsp_client
 
 # Recorded capabilities: VS Code 1.65 negotiates utf-16 and takes pushed diagnostics;
 # Neovim 0.11 negotiates utf-8 and pulls diagnostics.
@@ -35,6 +36,22 @@ def capabilities(name: str) -> lsp.ClientCapabilities:
     return client_capabilities(name)
 
 
+STATUSES: dict[int, list[Any]] = {}  # id(client) -> kimi/status notifications received
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's test client, also recording the kimi/status notifications."""
+    client = make_test_lsp_client()
+    received: list[Any] = []
+    STATUSES[id(client)] = received
+
+    @client.feature("kimi/status")
+    def on_status(params: Any) -> None:
+        received.append(params)
+
+    return client
+
+
 @dataclass
 class Session:
     client: LanguageClient
@@ -47,6 +64,10 @@ class Session:
     def pulls_diagnostics(self) -> bool:
         text_document = capabilities(self.client_name).text_document
         return text_document is not None and text_document.diagnostic is not None
+
+    @property
+    def statuses(self) -> list[Any]:
+        return STATUSES[id(self.client)]
 
     def records(self, event: str | None = None) -> list[dict[str, Any]]:
         if not self.record.exists():
@@ -70,7 +91,7 @@ async def start_session(tmp_path: Path, client_name: str, init_options: dict[str
     root = tmp_path / "workspace"
     root.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "kimi_lsp", "--stdio", "--engine", engine or f"scripted:{script}"]
-    client = await ClientServerConfig(server_command=command).start()
+    client = await ClientServerConfig(server_command=command, client_factory=make_client).start()
     assert isinstance(client, LanguageClient)
     result = await client.initialize_session(
         lsp.InitializeParams(

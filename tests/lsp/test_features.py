@@ -141,7 +141,26 @@ async def test_quick_fix_resolves_into_an_edit(session: Session) -> None:
 
 
 async def test_execute_command_status(session: Session) -> None:
-    status = await session.client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
+    status = await session.client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="kimi.status", arguments=[]))  # editors send an empty list
     assert status["engine"] == "ready"
-    reindexed = await session.client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.reindex"))
+    reindexed = await session.client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="kimi.reindex", arguments=[]))
     assert reindexed == {"documents": 0}
+
+
+async def test_status_notification_tells_the_engine_state(session: Session) -> None:
+    statuses = session.statuses
+    uri = session.open("add.py", ADD)
+    await session.client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(2, 4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
+        )
+    )
+    for _ in range(100):
+        if any(getattr(s, "latencyMs", None) is not None for s in statuses):
+            break
+        await asyncio.sleep(0.02)
+    latest = statuses[-1]
+    assert getattr(latest, "engine") == "ready" and getattr(latest, "latencyMs") is not None

@@ -22,7 +22,7 @@ from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.jobs import Job, release_heap
 from kimi_lsp.index.model import (
-    KINDS, Definition, FileEvent, Outline, ResolvedImport, SymbolLocation, decode_outline,
+    KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
 )
 from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.symtable import Hit, pack_symbols
@@ -146,6 +146,16 @@ class WorkspaceIndex(IndexCore):
             if outline is not None:
                 out.extend(d for d in outline.definitions if d.parent < 0)
         return tuple(out)
+
+    def references(self, uri: str, name: str | None = None) -> tuple[tuple[str, Span], ...]:
+        """Identifier references in an open document (all, or those spelled `name`)."""
+        return self.documents.references(uri, name)
+
+    def stats(self) -> dict[str, object]:
+        """For status displays: {"ready", "files", "symbols" (approximate between compactions), "openDocuments"}."""
+        return {"ready": self.ready, "files": len(self.files),
+                "symbols": len(self.table.base) + self.table.num_overlay_symbols,
+                "openDocuments": sum(1 for _ in self.documents)}
 
     def resolver(self) -> Resolver:
         if self._resolver is None:

@@ -247,3 +247,13 @@ async def test_a_failing_progress_callback_does_not_stop_indexing(fixture_tree: 
     await index.start(progress=broken)
     assert index.ready and len(index.definitions_named("make_engine")) == 1
     await index.close()
+
+
+async def test_stats_and_references(fixture_tree: Path, tmp_path: Path) -> None:
+    index = await started(fixture_tree, tmp_path)
+    stats = index.stats()
+    assert stats["ready"] is True and stats["files"] == len(index.files) and int(stats["symbols"]) > 50  # type: ignore[call-overload]
+    uri = (fixture_tree / "pyproj/pkg/util.py").as_uri()
+    index.did_open(uri, "def tool():\n    return tool\n", 1)
+    assert [span.start_line for _, span in index.references(uri, "tool")] == [0, 1]
+    await index.close()

@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import NamedTuple
 
 # (name, line, col << 5 | kind code) for one file
@@ -70,16 +71,11 @@ EMPTY_BASE = Base("", "", array("I", [0]), array("I"), array("I"), array("I"))
 def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
     """A base from (name, fid, line, colkind) entries (pure; safe to run in a thread)."""
     rows = sorted(entries, key=lambda r: (fold(r[0]), r))
-    names = "".join(r[0] + "\n" for r in rows)
+    names = "".join([r[0] + "\n" for r in rows])
     offsets = array("I", [0])
-    total = 0
-    for r in rows:
-        total += len(r[0]) + 1
-        offsets.append(total)
-    return Base(
-        names, fold(names), offsets,
-        array("I", (r[1] for r in rows)), array("I", (r[2] for r in rows)), array("I", (r[3] for r in rows)),
-    )
+    offsets.extend(accumulate([len(r[0]) + 1 for r in rows]))
+    return Base(names, fold(names), offsets, array("I", [r[1] for r in rows]), array("I", [r[2] for r in rows]),
+                array("I", [r[3] for r in rows]))
 
 
 class CompactionInput(NamedTuple):

@@ -27,7 +27,7 @@ from kimi_lsp.index.symtable import Base, SymbolTable, build_compacted
 from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob
 
 log = logging.getLogger(__name__)
-COMPACT_AFTER = 50_000  # overlay symbols before the table is folded into a new base
+COMPACT_AFTER = 50_000  # overlay symbols (or the base size, if larger) before a fold into a new base
 BATCH_BYTES = 256 * 1024  # source bytes per pool task
 ProgressCallback = Callable[[Progress], None]
 
@@ -135,7 +135,7 @@ class IndexCore:
             self._merge(results)
             done += len(results)
             _report(progress, Progress(done, total))
-            if self.table.num_overlay_symbols > COMPACT_AFTER and not self._compacting:
+            if self.table.num_overlay_symbols > max(COMPACT_AFTER, len(self.table.base)) and not self._compacting:
                 asyncio.get_running_loop().create_task(self._compact())
         if self._store is not None:
             self._store.flush()

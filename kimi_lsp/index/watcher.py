@@ -30,6 +30,7 @@ class Debouncer:
         self._pending: dict[str, FileEvent] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._flushing: asyncio.Task[object] | None = None
 
     def add(self, event: FileEvent) -> None:
         self._pending[event.path] = event  # the index re-stats every path, so the latest kind is enough
@@ -50,12 +51,18 @@ class Debouncer:
         async with self._lock:
             if self._pending:
                 batch, self._pending = list(self._pending.values()), {}
-                await self._flush(batch)
+                self._flushing = asyncio.current_task()
+                try:
+                    await self._flush(batch)
+                finally:
+                    self._flushing = None
 
     def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        """Drop pending events and stop a flush in progress (unless called from inside it)."""
+        for task in (self._task, self._flushing):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._task = None
         self._pending.clear()
 
 

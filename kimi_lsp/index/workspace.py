@@ -236,6 +236,7 @@ class WorkspaceIndex(IndexCore):
             self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
+        await self._ready.wait()  # events that come during the first index wait for it (it may miss them)
         if self._store is None:
             return
         try:

@@ -161,4 +161,5 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 if __name__ == "__main__":
-    print(json.dumps(train(parse_args()), indent=2))
+    summary = {k: v for k, v in train(parse_args()).items() if k != "lr_schedule"}
+    print(json.dumps(summary, indent=2))

@@ -5,22 +5,9 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from .snapshot import LineIndex, Position, byte_column_to_character
-from .syntax import LocalDefinition, SyntaxProblem
+from .syntax import SyntaxProblem
 
 SOURCE = "kimi-lsp"
-
-_KIND_BY_NODE = (
-    ("class", lsp.CompletionItemKind.Class),
-    ("struct", lsp.CompletionItemKind.Struct),
-    ("interface", lsp.CompletionItemKind.Interface),
-    ("enum", lsp.CompletionItemKind.Enum),
-    ("method", lsp.CompletionItemKind.Method),
-    ("function", lsp.CompletionItemKind.Function),
-    ("type", lsp.CompletionItemKind.Class),
-    ("field", lsp.CompletionItemKind.Field),
-    ("const", lsp.CompletionItemKind.Constant),
-)
-
 
 def lsp_position(position: Position) -> lsp.Position:
     return lsp.Position(line=position.line, character=position.character)
@@ -55,11 +42,6 @@ def inline_list(text: str, position: lsp.Position) -> lsp.InlineCompletionList:
     """One ghost-text suggestion inserted at the cursor."""
     at = lsp.Range(start=position, end=position)
     return lsp.InlineCompletionList(items=[lsp.InlineCompletionItem(insert_text=text, range=at)])
-
-
-def definition_item(definition: LocalDefinition) -> lsp.CompletionItem:
-    kind = next((k for word, k in _KIND_BY_NODE if word in definition.kind), lsp.CompletionItemKind.Variable)
-    return lsp.CompletionItem(label=definition.name, kind=kind, detail=f"line {definition.row + 1}", sort_text=f"1{definition.name}")
 
 
 def model_item(word: str, suggestion: str, word_start: lsp.Position, cursor: lsp.Position) -> lsp.CompletionItem:

@@ -7,6 +7,7 @@ helpers every handler needs (snapshot a document at a position, tell the client 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +21,13 @@ from pygls.workspace import TextDocument
 
 from . import __version__
 from .engine_host import EngineChoice, EngineHost, EngineStatus
-from .features import code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle
+from .features import (
+    code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle, symbols,
+)
+from .index.documents import OpenDocument
+from .index.workspace import WorkspaceIndex
 from .settings import Settings
 from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
-from .trees import OpenTrees
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature(lsp.TEXT_DOCUMENT_DID_OPEN, documents.did_open),
     Feature(lsp.TEXT_DOCUMENT_DID_CHANGE, documents.did_change),
     Feature(lsp.TEXT_DOCUMENT_DID_CLOSE, documents.did_close),
+    Feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, documents.did_change_watched_files),
+    Feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL, symbols.document_symbol),
+    Feature(lsp.WORKSPACE_SYMBOL, symbols.workspace_symbols),
     Feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_completion.inline_completion, lsp.InlineCompletionOptions()),
     Feature(lsp.TEXT_DOCUMENT_COMPLETION, completion.completion, completion.OPTIONS),
     Feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, diagnostics.pull_diagnostics, diagnostics.OPTIONS),
@@ -80,8 +87,9 @@ class KimiLanguageServer(LanguageServer):
         self.engine_choice = engine_choice  # None: from settings (engine.url), else embedded
         self.settings = Settings()
         self.engines = EngineHost(self.send_status)
-        self.trees = OpenTrees()
-        self.background: set[Any] = set()  # tasks the server owns (engine boot...), kept alive until done
+        self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
+        self.background: set[Any] = set()  # tasks the server owns (engine boot, indexing), kept until done
+        self.engine_boot: Any = None  # the embedded engine's boot task while it runs
         self.embedded_process: Any = None  # engine.launch.EngineProcess of the embedded engine, when one runs
 
     @property
@@ -104,6 +112,11 @@ class KimiLanguageServer(LanguageServer):
         except PositionError as error:
             raise JsonRpcInvalidParams(f"{uri}: {error}") from None
         return DocumentSnapshot(uri, document.language_id or "", document.version or 0, text, offset)
+
+    def parsed(self, uri: str, version: int) -> OpenDocument | None:
+        """The open document's syntax tree at `version` (None: a language we do not parse, or a stale tree)."""
+        document = self.index.documents.get(uri) if self.index is not None else None
+        return document if document is not None and document.version == version else None
 
     def send_status(self, status: EngineStatus) -> None:
         if getattr(self.protocol, "writer", None) is not None:  # connected to a client
@@ -131,6 +144,13 @@ def build_server(engine_choice: EngineChoice | None = None) -> KimiLanguageServe
 def _without_annotations(handler: Callable[..., Any]) -> Callable[..., Any]:
     """pygls resolves a command handler's type hints to convert its arguments; ours name the server class,
     which the feature modules import only for type checking. Commands take no typed arguments."""
+
+    if inspect.iscoroutinefunction(handler):
+
+        async def run_async(ls: Any, *args: Any) -> Any:
+            return await handler(ls, *args)
+
+        return run_async
 
     def run(ls: Any, *args: Any) -> Any:
         return handler(ls, *args)

@@ -1,8 +1,8 @@
-"""Syntax facts from tree-sitter trees: errors and the names a file defines.
+"""Syntax errors from tree-sitter trees, and what a suggestion would do to them.
 
 Pure functions over a parsed tree (no parsing state, no LSP types): `syntax_problems` finds ERROR and MISSING
-nodes (outermost only, capped), `count_errors` scores a text for post-processing, and `local_definitions`
-lists the names defined in a file for completion. Positions are tree-sitter points: (row, utf-8 byte column).
+nodes (outermost only, capped), `count_errors` and `errors_with_insertion` score text for
+post-processing and quick fixes. Positions are tree-sitter points: (row, utf-8 byte column).
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ class SyntaxProblem:
     start: tuple[int, int]
     end: tuple[int, int]
     message: str
-
-
-@dataclass(slots=True, frozen=True)
-class LocalDefinition:
-    name: str
-    kind: str  # the tree-sitter node type, e.g. function_definition
-    row: int
 
 
 def parse(spec: LanguageSpec, text: str) -> Tree:
@@ -83,18 +76,3 @@ def errors_with_insertion(spec: LanguageSpec, tree: Tree, source: bytes, byte_of
     )
     new_source = source[:byte_offset] + inserted + source[byte_offset:]
     return len(syntax_problems(new_parser(spec).parse(new_source, edited)))
-
-
-def local_definitions(tree: Tree, limit: int = 2_000) -> tuple[LocalDefinition, ...]:
-    """Named definitions anywhere in the file: nodes whose type names a definition or declaration and that
-    have a `name` field. Grammar-agnostic, so it works for every registered language."""
-    found: list[LocalDefinition] = []
-    stack = [tree.root_node]
-    while stack and len(found) < limit:
-        node = stack.pop()
-        if node.type.endswith(("definition", "declaration", "declarator", "item", "spec")):
-            name = node.child_by_field_name("name")
-            if name is not None and name.text:
-                found.append(LocalDefinition(name.text.decode("utf-8", "replace"), node.type, node.start_point[0]))
-        stack.extend(reversed(node.children))
-    return tuple(found)

@@ -59,8 +59,8 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     end = starts[last + 1] if last + 1 < len(starts) else len(text)
     fix = await _rewrite(ls, DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
                                               text[:begin] + text[end:], begin), end - begin)
-    spec = ls.trees.get(document.uri, document.language_id or "", document.version or 0, text)
-    if fix is None or spec is None or count_errors(spec.spec, text[:begin] + fix + text[end:]) >= count_errors(spec.spec, text):
+    parsed = ls.parsed(document.uri, document.version or 0)
+    if fix is None or parsed is None or count_errors(parsed.spec, text[:begin] + fix + text[end:]) >= count_errors(parsed.spec, text):
         ls.tell("the model found no fix that removes the syntax error", lsp.MessageType.Info)
         return action
     last_length = len(text[starts[last]:end].rstrip("\r\n"))

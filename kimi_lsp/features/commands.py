@@ -16,13 +16,15 @@ def status(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
     return ls.engines.status.to_json()
 
 
-def reindex(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
-    """Re-parse every open document and refresh its diagnostics. Returns how many documents were refreshed."""
+async def reindex(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
+    """Re-walk the workspace (new ignore rules, files changed behind our back) and refresh diagnostics.
+    Returns how many files the index holds and how many documents are open."""
+    if ls.index is not None and ls.index.ready:  # while the first index runs, it already sees everything
+        await ls.index.reindex()
     uris = list(ls.workspace.text_documents)
     for uri in uris:
-        ls.trees.forget(uri)
         diagnostics.push(ls, uri)
-    return {"documents": len(uris)}
+    return {"files": len(ls.index.files) if ls.index is not None else 0, "documents": len(uris)}
 
 
 COMMANDS: dict[str, Callable[..., Any]] = {"kimi.status": status, "kimi.reindex": reindex}

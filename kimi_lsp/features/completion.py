@@ -1,4 +1,5 @@
-"""textDocument/completion: the names the current file defines (tree-sitter) plus one model item."""
+"""textDocument/completion: after `module.` that module's members (from the index), otherwise the names the
+current file defines; plus one model item on top."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
-from ..convert import definition_item, model_item
-from ..snapshot import LineIndex
-from ..syntax import local_definitions
+from ..convert import model_item
+from ..snapshot import position_at
 from .suggest import suggest
+from .symbols import member_completions, member_item
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
-OPTIONS = lsp.CompletionOptions(trigger_characters=[".", ":", ">", "(", " "], resolve_provider=False)
+OPTIONS = lsp.CompletionOptions(trigger_characters=[".", ":", ">", "("], resolve_provider=False)
 _WORD_BEFORE = re.compile(r"[A-Za-z_$][\w$]*$")
 MODEL_TOKENS = 24
 
@@ -24,15 +25,15 @@ async def completion(ls: KimiLanguageServer, params: lsp.CompletionParams) -> ls
     if not ls.settings.features.completion:
         return None
     snapshot = ls.snapshot(params.text_document.uri, params.position)
-    parsed = ls.trees.get(snapshot.uri, snapshot.language_id, snapshot.version, snapshot.text)
-    seen: dict[str, lsp.CompletionItem] = {}
-    for definition in local_definitions(parsed.tree) if parsed else ():
-        seen.setdefault(definition.name, definition_item(definition))
-    items = list(seen.values())
+    items = member_completions(ls.index, snapshot.uri, snapshot.prefix)
+    if not items and ls.index is not None:
+        seen: dict[str, lsp.CompletionItem] = {}
+        for definition in ls.index.document_symbols(snapshot.uri):
+            seen.setdefault(definition.name, member_item(definition))
+        items = list(seen.values())
     word = match.group(0) if (match := _WORD_BEFORE.search(snapshot.prefix[-200:])) else ""
     text = await suggest(ls, snapshot, key=f"{snapshot.uri}#completion", single_line=True, max_tokens=MODEL_TOKENS)
     if text:
-        word_start = LineIndex.of(snapshot.text, ls.encoding).position(snapshot.offset - len(word))
-        start = lsp.Position(line=word_start.line, character=word_start.character)
-        items.insert(0, model_item(word, text, start, params.position))
+        start = position_at(snapshot.text, snapshot.offset - len(word), ls.encoding)
+        items.insert(0, model_item(word, text, lsp.Position(line=start.line, character=start.character), params.position))
     return lsp.CompletionList(is_incomplete=bool(text), items=items)

@@ -28,11 +28,10 @@ def compute(ls: KimiLanguageServer, uri: str) -> tuple[int, list[lsp.Diagnostic]
     version = document.version or 0
     if not ls.settings.features.diagnostics:
         return version, []
-    text = document.source
-    parsed = ls.trees.get(uri, document.language_id or "", version, text)
+    parsed = ls.parsed(uri, version)
     if parsed is None:
         return version, []
-    lines = LineIndex.of(text, ls.encoding)
+    lines = LineIndex.of(document.source, ls.encoding)
     return version, [lsp_diagnostic(problem, lines) for problem in syntax_problems(parsed.tree)]
 
 

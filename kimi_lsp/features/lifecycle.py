@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 
 from .. import embedded
+from ..index.core import IndexSettings
+from ..index.documents import uri_to_path
+from ..index.model import Progress
+from ..index.workspace import WorkspaceIndex
+from ..progress import ServerProgress
 from ..engine_client import EngineError
 from ..engine_host import EngineChoice, make_engine
 from ..settings import Settings, parse_settings
@@ -27,17 +34,27 @@ def apply_settings(ls: KimiLanguageServer, raw: Any) -> None:
         ls.tell(f"invalid setting(s) {', '.join(result.invalid)}: using the default(s)")
 
 
+def workspace_roots(params: lsp.InitializeParams) -> list[str]:
+    """Local folders of the workspace: its folders, else the root URI, else none (single files)."""
+    uris = [folder.uri for folder in params.workspace_folders or []] or ([params.root_uri] if params.root_uri else [])
+    return [uri_to_path(uri) for uri in uris if uri.startswith("file:")]
+
+
 def initialize(ls: KimiLanguageServer, params: lsp.InitializeParams) -> None:
     ls.settings = Settings()
     apply_settings(ls, params.initialization_options)
+    ls.index = WorkspaceIndex(workspace_roots(params), IndexSettings(exclude=ls.settings.exclude))
 
 
 async def initialized(ls: KimiLanguageServer, params: lsp.InitializedParams) -> None:
     await start_engine(ls)
+    _in_background(ls, start_index(ls))
 
 
 async def shutdown(ls: KimiLanguageServer, params: None) -> None:
     await stop_engine(ls)
+    if ls.index is not None:
+        await ls.index.close()
 
 
 async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChangeConfigurationParams) -> None:
@@ -46,6 +63,49 @@ async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChange
     if ls.settings.engine != old_engine and ls.engine_choice is None:
         await stop_engine(ls)
         await start_engine(ls)
+    if ls.index is not None and ls.index.ready:
+        await ls.index.configure(ls.settings.exclude)
+
+
+def _in_background(ls: KimiLanguageServer, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    task = asyncio.create_task(work)
+    ls.background.add(task)
+    task.add_done_callback(ls.background.discard)
+    return task
+
+
+def _client_watches_files(ls: KimiLanguageServer) -> bool:
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace is not None else None
+    return bool(watched is not None and watched.dynamic_registration)
+
+
+async def _register_file_watcher(ls: KimiLanguageServer) -> bool:
+    """Ask the client to watch the workspace for us; False if it refuses."""
+    watcher = lsp.DidChangeWatchedFilesRegistrationOptions(watchers=[lsp.FileSystemWatcher(glob_pattern="**/*")])
+    registration = lsp.Registration(id="kimi-watched-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                    register_options=watcher)
+    try:
+        await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[registration]))
+    except JsonRpcException as error:
+        log.info("client did not register the file watcher (%s): watching with watchdog", error)
+        return False
+    return True
+
+
+async def start_index(ls: KimiLanguageServer) -> None:
+    """Index the workspace off the loop, with progress; follow disk changes through the client's file watcher
+    when it offers one (dynamic registration), else through watchdog - never both."""
+    if ls.index is None or not ls.index.roots:
+        return
+    client_watches = _client_watches_files(ls) and await _register_file_watcher(ls)
+    async with ServerProgress(ls, "Indexing") as progress:
+        def report(step: Progress) -> None:
+            percent = 100 * step.done // step.total if step.total else None
+            progress.report(f"Indexing {step.done:,}/{step.total:,}", percent)
+
+        await ls.index.start(report, watch=not client_watches)
+    log.info("index ready: %d files", len(ls.index.files))
 
 
 def _choice(ls: KimiLanguageServer) -> EngineChoice:
@@ -63,9 +123,7 @@ async def start_engine(ls: KimiLanguageServer) -> None:
         ls.engines.off("engine disabled (--engine none): index-only features")
         return
     if choice.kind == "embedded":
-        task = asyncio.create_task(embedded.boot(ls))
-        ls.background.add(task)
-        task.add_done_callback(ls.background.discard)
+        ls.engine_boot = _in_background(ls, embedded.boot(ls))
         return
     try:
         engine = make_engine(choice, ls.settings.engine.api_key, ls.settings.engine.timeout_ms / 1000)
@@ -78,7 +136,8 @@ async def start_engine(ls: KimiLanguageServer) -> None:
 
 
 async def stop_engine(ls: KimiLanguageServer) -> None:
-    for task in list(ls.background):
-        task.cancel()
+    if ls.engine_boot is not None:
+        ls.engine_boot.cancel()
+        ls.engine_boot = None
     await ls.engines.close()
     embedded.stop(ls)

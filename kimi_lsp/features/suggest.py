@@ -1,6 +1,8 @@
-"""Asking the model for code at a cursor: the one path that inline completion, completion and the syntax
-fix share. Builds the prompt, runs the generation (stopping early at the block end), post-processes, and
-turns engine failures into "no suggestion" plus a status change."""
+"""Asking the model for code at a cursor: the one path that inline completion and completion share.
+
+Builds the prompt (cross-file snippets from the index, credentials scrubbed; secret files are never sent),
+runs the generation (stopping early at the block end), post-processes, and turns engine failures into
+"no suggestion" plus a status change."""
 
 from __future__ import annotations
 
@@ -13,7 +15,11 @@ from .. import context, postprocess
 from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
+from ..index.documents import uri_to_path
+from ..index.secrets import is_secret_path, scrub_secrets
+from ..repo_context import import_snippets
 from ..syntax import errors_with_insertion
+from ..templates import Snippet
 from ..templates import template_for
 
 if TYPE_CHECKING:
@@ -26,10 +32,10 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
                   max_tokens: int | None = None) -> str | None:
     """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
     generator = ls.engines.generator
-    if generator is None:
+    if generator is None or is_secret_path(uri_to_path(snapshot.uri)):
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(snapshot, template)
+    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_secrets)
     line_prefix = prompt.prefix.rsplit("\n", 1)[-1]
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
@@ -51,9 +57,17 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
 
 def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
     """Counts syntax errors in the document with a candidate inserted at the cursor (None: cannot parse)."""
-    parsed = ls.trees.get(snapshot.uri, snapshot.language_id, snapshot.version, snapshot.text)
+    parsed = ls.parsed(snapshot.uri, snapshot.version)
     if parsed is None:
         return None
-    source = snapshot.text.encode("utf-8", "surrogatepass")
     byte_offset = len(snapshot.prefix.encode("utf-8", "surrogatepass"))
-    return partial(errors_with_insertion, parsed.spec, parsed.tree, source, byte_offset)
+    return partial(errors_with_insertion, parsed.spec, parsed.tree, parsed.source, byte_offset)
+
+
+def cross_file_snippets(ls: KimiLanguageServer, uri: str) -> tuple[Snippet, ...]:
+    """Outlines of the workspace files this document imports, from the index."""
+    index = ls.index
+    if index is None:
+        return ()
+    root = index.roots[0] if index.roots else None
+    return import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)

@@ -184,7 +184,7 @@ def _doc(node: Node) -> str:
 
 
 def _python_docstring(body: Node | None) -> str:
-    first = body.named_child(0) if body is not None else None
+    first = body.named_child(0) if body is not None and body.named_child_count else None
     if first is None or first.type != "expression_statement":
         return ""
     string = first.named_child(0)

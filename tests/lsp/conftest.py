@@ -84,12 +84,16 @@ class Session:
 
 
 async def start_session(tmp_path: Path, client_name: str, init_options: dict[str, Any] | None = None,
-                        engine: str | None = None) -> tuple[LanguageClient, Session]:
+                        engine: str | None = None, files: dict[str, str] | None = None) -> tuple[LanguageClient, Session]:
+    """Start the server on a workspace holding `files` (relative path -> text)."""
     record = tmp_path / "engine-record.jsonl"
     script = tmp_path / "engine.json"
     script.write_text(json.dumps({**SCRIPT, "record": str(record)}))
     root = tmp_path / "workspace"
     root.mkdir(exist_ok=True)
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
     command = [sys.executable, "-m", "kimi_lsp", "--stdio", "--engine", engine or f"scripted:{script}"]
     client = await ClientServerConfig(server_command=command, client_factory=make_client).start()
     assert isinstance(client, LanguageClient)

@@ -1,0 +1,105 @@
+"""Features backed by the workspace index, end to end: symbols, member completion, cross-file context in the
+prompt, secrets kept from the model, and changes on disk picked up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types as lsp
+
+from .conftest import CLIENTS, Session, start_session
+
+FILES = {
+    "shop/__init__.py": "",
+    "shop/money.py": 'class Money:\n    """Cents, never floats."""\n\n    def times(self, n: int) -> "Money":\n'
+                     '        return Money()\n\n\ndef parse_price(text: str) -> Money:\n    return Money()\n',
+    "shop/cart.py": "from shop import money\nfrom shop.money import Money\n\n\ndef total(lines):\n    # case: add\n    \n",
+    ".env": "API_TOKEN=do-not-send\n",
+}
+
+
+@pytest_asyncio.fixture(params=CLIENTS)
+async def indexed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Session]:
+    client, session = await start_session(tmp_path, request.param, files=FILES)
+    for _ in range(250):  # wait for the first index (it runs in the background)
+        symbols = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="parse_price"))
+        if symbols:
+            break
+        await asyncio.sleep(0.02)
+    yield session
+    await client.shutdown_session()
+    await client.stop()
+
+
+def _open_file(session: Session, name: str) -> str:
+    return session.open(name, (session.root / name).read_text())
+
+
+async def test_document_symbols_are_the_outline(indexed: Session) -> None:
+    uri = _open_file(indexed, "shop/money.py")
+    result = await indexed.client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert result is not None
+    tree = {s.name: [c.name for c in s.children or []] for s in result if isinstance(s, lsp.DocumentSymbol)}
+    assert tree == {"Money": ["times"], "parse_price": []}
+
+
+async def test_workspace_symbols_find_definitions_in_closed_files(indexed: Session) -> None:
+    result = await indexed.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="parse_pr"))
+    assert result is not None
+    (hit,) = [s for s in result if s.name == "parse_price"]
+    assert isinstance(hit.location, lsp.Location) and hit.location.uri.endswith("shop/money.py")
+    assert hit.location.range.start.line == 7
+
+
+async def test_members_of_an_imported_module_complete_after_the_dot(indexed: Session) -> None:
+    uri = indexed.open("shop/use.py", "from shop import money\n\nmoney.\n")
+    result = await indexed.client.text_document_completion_async(
+        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=6)))
+    assert result is not None
+    assert {"Money", "parse_price"} <= {item.label for item in result.items}
+    assert "times" not in {item.label for item in result.items}  # a method is not a module member
+
+
+async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -> None:
+    uri = _open_file(indexed, "shop/cart.py")
+    result = await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=6, character=4),
+        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic)))
+    assert isinstance(result, lsp.InlineCompletionList)
+    (request,) = indexed.records("request")
+    head = request["prompt"].split("<|fim_suffix|>")[0]
+    assert head == ('<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\n'
+                    "def parse_price(text: str) -> Money\n")
+
+
+async def test_secret_files_are_never_sent_and_credentials_are_scrubbed(indexed: Session) -> None:
+    uri = _open_file(indexed, ".env")
+    assert await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=0),
+        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))) is None
+    assert indexed.records("request") == []
+    key = "AKIA" + "ABCDEFGHIJKLMNOP"
+    uri = indexed.open("settings.py", f'AWS_KEY = "{key}"\npassword = "hunter2hunter2"\n# case: add\ndef f():\n    \n')
+    await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=4, character=4),
+        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
+    (request,) = indexed.records("request")
+    assert key not in request["prompt"] and "hunter2hunter2" not in request["prompt"]
+
+
+async def test_a_file_written_outside_the_editor_is_indexed(indexed: Session) -> None:
+    (indexed.root / "shop" / "tax.py").write_text("def vat_rate(country):\n    return 0.2\n")
+    if indexed.client_name == "visual-studio-code":  # VS Code watches files for the server
+        indexed.client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
+            lsp.FileEvent(uri=(indexed.root / "shop" / "tax.py").as_uri(), type=lsp.FileChangeType.Created)]))
+    for _ in range(500):
+        result = await indexed.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="vat_rate"))
+        if result:
+            break
+        await asyncio.sleep(0.02)
+    assert result and result[0].name == "vat_rate"

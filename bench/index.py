@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gc
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -79,6 +80,17 @@ def read_and_parse(paths: list[str]) -> int:
         total += len(data)
         parse(spec, data)
     return total
+
+
+def parallel_read_and_parse(files: list[str], workers: int) -> float:
+    """Wall seconds for `workers` processes (already started) to read + parse the files: what the machine
+    really gives in parallel right now (other load, shared caches), the fairest yardstick for the cold index."""
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(workers) as pool:
+        pool.map(read_and_parse, [files[:8]] * workers)  # start the workers and import tree-sitter first
+        start = time.perf_counter()
+        pool.map(read_and_parse, [files[i::workers] for i in range(workers)])
+        return time.perf_counter() - start
 
 
 class Costs(NamedTuple):
@@ -152,6 +164,7 @@ def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp
     gc.collect()
     raw_s, raw_cpu, job_cpu, raw_bytes = one_core_costs(files)
     raw_fps = len(files) / raw_s
+    parallel_fps = len(files) / parallel_read_and_parse(files, workers)
     cache = str(tmp / f"{name}.sqlite")
     cold_s, loop_cpu, n, symbols, _ = asyncio.run(index_once(root, cache, exclude, workers))
     warm_s, _, _, _, latencies = asyncio.run(index_once(root, cache, exclude, workers))
@@ -160,8 +173,9 @@ def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp
     budget = 4096 * mem["files"] + 64 * mem["symbols"]
     print(f"\n{name}: {n:,} files, {raw_bytes / 1e6:.1f} MB, {symbols:,} symbols")
     print(f"  raw read+parse, 1 core     {raw_fps:10,.0f} files/s  ({raw_bytes / 1e6 / raw_s:.1f} MB/s)")
+    print(f"  raw read+parse, {workers} processes{parallel_fps:10,.0f} files/s  ({parallel_fps / raw_fps:.2f} x one core)")
     print(f"  cold index, {workers} workers     {cold_fps:10,.0f} files/s  = {cold_fps / (raw_fps * workers):.2f} x "
-          f"({workers} x raw)   target >= 0.80")
+          f"({workers} x raw)   target >= 0.80;  {cold_fps / parallel_fps:.2f} x raw on {workers} processes")
     print(f"  CPU per file: raw {raw_cpu / n * 1e3:.3f} ms, index job {job_cpu / n * 1e3:.3f} ms + merge on the loop "
           f"{loop_cpu / n * 1e3:.3f} ms -> CPU-bound cold = {raw_cpu / (job_cpu + loop_cpu):.2f} x ({workers} x raw)")
     print(f"  warm start                 {warm_fps:10,.0f} files/s  target >= 20,000")

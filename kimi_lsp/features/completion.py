@@ -16,7 +16,7 @@ from .symbols import member_completions, member_item
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
-OPTIONS = lsp.CompletionOptions(trigger_characters=[".", ":", ">", "("], resolve_provider=False)
+OPTIONS = lsp.CompletionOptions(trigger_characters=[".", ":", ">", "(", " "], resolve_provider=False)
 _WORD_BEFORE = re.compile(r"[A-Za-z_$][\w$]*$")
 MODEL_TOKENS = 24
 

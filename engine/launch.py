@@ -154,8 +154,11 @@ class EngineProcess:
     that appeared while it ran.
     """
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, *, die_with_parent: bool = False) -> None:
+        """die_with_parent: the kernel sends the engine SIGTERM when the process that started it dies, even
+        by SIGKILL (Linux PR_SET_PDEATHSIG), so an embedding language server never leaves it orphaned."""
         self.config = config
+        self.die_with_parent = die_with_parent
         self.command = build_command(config)
         self.log_path = Path(config.log_file) if config.log_file else Path(
             tempfile.mkstemp(prefix="kimi-engine-", suffix=".log")[1])
@@ -182,7 +185,8 @@ class EngineProcess:
         self._shm_before = _shm_files()
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(self.command, env=build_env(self.config), stdin=subprocess.DEVNULL,
-                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=_die_with_parent if self.die_with_parent else None)
 
     def health(self, timeout: float = 2.0) -> bool:
         try:
@@ -246,6 +250,15 @@ class EngineProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

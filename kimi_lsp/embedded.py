@@ -56,7 +56,7 @@ async def boot(ls: KimiLanguageServer) -> None:
 
     config = EngineConfig(port=free_port(), python=sys.executable, log_file=str(log_dir() / "engine.log"),
                           startup_timeout=600)
-    process = EngineProcess(config)
+    process = EngineProcess(config, die_with_parent=True)
     ls.engines.starting("starting the embedded engine (cpu-tiny)")
     async with ServerProgress(ls, "Starting the Kimi engine") as progress:
         progress.report("cpu-tiny on the CPU: about 30 s")

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)
+        logging.getLogger("pygls").setLevel(logging.ERROR)
     from . import embedded  # after logging is set up
     from .server import build_server
 

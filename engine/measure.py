@@ -18,7 +18,7 @@ from typing import Any
 from engine.launch import EngineConfig, EngineProcess, free_port
 
 FIM_PROMPT = ("<|fim_prefix|>def mean(values):\n    \"\"\"Return the arithmetic mean of values.\"\"\"\n"
-              "    total = 0\n    for v in values:\n        total += v\n    <|fim_suffix|>\n\n\n"
+              "    total = 0\n    for v in values:\n        total += v\n<|fim_suffix|>\n\n\n"
               "def median(values):\n    ordered = sorted(values)\n<|fim_middle|>")
 
 

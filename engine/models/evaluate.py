@@ -2,10 +2,12 @@
 
     python -m engine.models.evaluate --model engine/models/kimi-tiny --cases 200
 
-Three figures per system, on the same deterministic cases:
+Cases are code lines (no blank, comment-only or docstring lines) drawn with a fixed seed. Figures per
+system, on the same cases:
 - next-line exact match: given the file up to a line, greedy-complete that whole line;
 - FIM exact match: given prefix and suffix around one removed line, produce that line (model: PSM prompt;
   the n-gram baseline can only use the prefix);
+- similarity: mean difflib ratio between predicted and true line (graded, both tasks);
 - parse rate: share of non-empty completions that leave the file parseable by `ast` in place of the line
   (empty completions, i.e. "no suggestion", are counted separately as the empty rate).
 The model runs through transformers (greedy); the baseline is a token n-gram with stupid backoff trained on
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
+import io
 import json
 import random
 import time
+import tokenize
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,19 +53,27 @@ class Case:
 class Scores:
     next_line_exact: float
     fim_exact: float
+    similarity: float  # mean difflib ratio of prediction and target, both tasks
     parse_rate: float  # among non-empty completions
     empty_rate: float  # "no suggestion"
     cases: int
     seconds: float
 
 
+def code_lines(text: str) -> set[int]:
+    """0-based numbers of the lines that hold code: not blank, not comment-only, not inside a string
+    that spans lines (docstrings), at least 4 non-blank characters."""
+    prose: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.STRING and tok.end[0] > tok.start[0]:
+            prose.update(range(tok.start[0] - 1, tok.end[0]))
+    return {i for i, line in enumerate(text.splitlines())
+            if i not in prose and len(line.strip()) >= 4 and not line.lstrip().startswith("#")}
+
+
 def make_cases(files: list[SourceFile], n: int, seed: int) -> list[Case]:
-    """n cases drawn uniformly over the non-trivial lines (>= 4 non-blank chars) of the held-out files."""
-    pool: list[tuple[SourceFile, int]] = []
-    for f in files:
-        for i, line in enumerate(f.text.splitlines()):
-            if i > 0 and len(line.strip()) >= 4:
-                pool.append((f, i))
+    """n cases drawn uniformly over the code lines (see code_lines) of the held-out files."""
+    pool = [(f, i) for f in files for i in sorted(code_lines(f.text)) if i > 0]
     picked = random.Random(seed).sample(pool, n)
     cases = []
     for f, i in picked:
@@ -170,6 +183,7 @@ Completer = Callable[[str, bool], str]  # (prompt, heal) -> predicted line
 
 class Tally(NamedTuple):
     exact: int
+    similarity: float  # sum of difflib ratios
     parsed: int  # non-empty completions that leave the file parseable
     empty: int
     total: int
@@ -180,17 +194,19 @@ def score(complete: Completer, cases: list[Case], fim: bool) -> Tally:
     newline is merged with the next line's indentation, so a prompt ending in a bare newline is out of
     distribution. FIM prompts end at a special token, where no merge crosses."""
     exact = parsed = empty = 0
+    similarity = 0.0
     for c in cases:
         if fim:
             pred = complete(f"{FIM_PREFIX}{c.prefix}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False)
         else:
             pred = complete(c.prefix.removesuffix("\n"), True)
         exact += pred == c.target.rstrip()
+        similarity += difflib.SequenceMatcher(None, pred, c.target.rstrip()).ratio()
         if not pred.strip():
             empty += 1
         else:
             parsed += parses(c, pred)
-    return Tally(exact, parsed, empty, len(cases))
+    return Tally(exact, similarity, parsed, empty, len(cases))
 
 
 def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case],
@@ -200,6 +216,7 @@ def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: 
     fim = score(complete, fim_cases, fim=not prefix_only)  # the baseline cannot read a suffix
     total, empty = line.total + fim.total, line.empty + fim.empty
     s = Scores(round(line.exact / line.total, 4), round(fim.exact / fim.total, 4),
+               round((line.similarity + fim.similarity) / total, 4),
                round((line.parsed + fim.parsed) / max(1, total - empty), 4), round(empty / total, 4), total,
                round(time.monotonic() - t0, 1))
     print(f"{name}: {s}", flush=True)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
 from engine.models.corpus import EOS, iter_sources, training_texts
@@ -28,6 +29,7 @@ from engine.models.tokenizer import save_tokenizer, train_tokenizer
 class TrainConfig:
     minutes: float = 30.0
     replay: str = ""  # a train_log.json: replay its exact learning-rate schedule, ignore --minutes
+    init: str = ""  # a model dir to continue from (its tokenizer and weights), e.g. for a FIM stage
     seed: int = 1234
     vocab_size: int = 6144
     hidden_size: int = 192
@@ -106,12 +108,17 @@ def train(cfg: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     files = list(iter_sources(held_out=False))
-    tok = train_tokenizer(files, cfg.vocab_size)
+    tok = Tokenizer.from_file(str(Path(cfg.init) / "tokenizer.json")) if cfg.init else train_tokenizer(
+        files, cfg.vocab_size)
     save_tokenizer(tok, out, model_max_length=4096)
     eos_id = tok.token_to_id(EOS)
     print(f"tokenizer: {tok.get_vocab_size()} tokens, {len(files)} files, {time.monotonic() - t0:.0f}s", flush=True)
 
-    model = Qwen3MoeForCausalLM(model_config(cfg, eos_id))
+    if cfg.init:
+        model = Qwen3MoeForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
+        model.config.output_router_logits = True
+    else:
+        model = Qwen3MoeForCausalLM(model_config(cfg, eos_id))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
@@ -141,8 +148,7 @@ def train(cfg: TrainConfig) -> dict:
             print(f"step {step} epoch {epoch} loss {sum(losses[-20:]) / 20:.3f} lr {lr:.2e} "
                   f"{time.monotonic() - train_start:.0f}s", flush=True)
     train_s = time.monotonic() - train_start
-    model.config.output_router_logits = False
-    model.to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
+    export(model, out)
     log = {"config": asdict(cfg), "steps": step, "epochs_started": epoch + 1,
            "tokens": step * cfg.batch_size * cfg.seq_len, "train_seconds": round(train_s),
            "total_seconds": round(time.monotonic() - t0), "params": n_params,
@@ -150,6 +156,15 @@ def train(cfg: TrainConfig) -> dict:
            "torch": torch.__version__, "lr_schedule": lrs}
     (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
     return log
+
+
+def export(model: Qwen3MoeForCausalLM, out: Path) -> None:
+    """Save as bf16 safetensors with an explicit lm_head: SGLang's Qwen3MoeForCausalLM ignores
+    tie_word_embeddings, so a tied checkpoint would serve with an empty output layer."""
+    model.config.output_router_logits = False
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(model.get_input_embeddings().weight.detach().clone())
+    model.to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

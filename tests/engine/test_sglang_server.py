@@ -82,3 +82,11 @@ def test_abort_request_ends_the_stream_with_finish_reason_abort(client: httpx.Cl
     final = chunks[-1]["meta_info"]
     assert final["finish_reason"]["type"] == "abort"
     assert final["completion_tokens"] < 4000
+
+
+def test_the_served_weights_predict_code_not_only_end_of_text(client: httpx.Client) -> None:
+    # Guards the export: SGLang's Qwen3-MoE ignores tie_word_embeddings; a tied checkpoint serves an
+    # empty output layer whose argmax is always token 0 (<|endoftext|>).
+    params = {"max_new_tokens": 8, "temperature": 0.0, "ignore_eos": True, "skip_special_tokens": False}
+    out = client.post("/generate", json={"text": "import os\nimport sys\nimport ", "sampling_params": params}).json()
+    assert out["text"].replace("<|endoftext|>", "").strip()

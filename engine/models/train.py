@@ -117,6 +117,8 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.init:
         model = Qwen3MoeForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
         model.config.output_router_logits = True
+        model.config.tie_word_embeddings = True  # export() unties for SGLang; training stays tied
+        model.lm_head.weight = model.get_input_embeddings().weight
     else:
         model = Qwen3MoeForCausalLM(model_config(cfg, eos_id))
     n_params = sum(p.numel() for p in model.parameters())

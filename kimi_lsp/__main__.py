@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+from typing import BinaryIO, TextIO
 
 from . import __version__
 from .engine_host import parse_engine_choice
+from .processes import kill_descendants
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -40,10 +43,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def take_stdio() -> tuple[BinaryIO, BinaryIO, TextIO]:
+    """Move the protocol and the log off fds 0, 1 and 2, onto private copies no child process inherits.
+
+    fds 0, 1 and 2 then point at /dev/null: a stray print cannot corrupt the protocol, and no child (index
+    workers, the engine) can hold the client's pipes open after we exit - a client waits for those to close.
+    Returns (protocol in, protocol out, log stream)."""
+    protocol_in = os.fdopen(os.dup(0), "rb")
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    log_stream = os.fdopen(os.dup(2), "w", buffering=1, errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stdout = sys.stderr = log_stream  # Python-level prints and tracebacks still reach the log
+    return protocol_in, protocol_out, log_stream
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
-    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    protocol_in, protocol_out, log_stream = take_stdio() if not args.tcp else (None, None, sys.stderr)
+    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(log_stream)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)
         logging.getLogger("pygls").setLevel(logging.ERROR)
@@ -52,13 +73,21 @@ def main(argv: list[str] | None = None) -> None:
 
     server = build_server(args.engine)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # run the cleanup below
+    code: int | str | None = 0
     try:
         if args.tcp:
             server.start_tcp(*args.tcp)
         else:
-            server.start_io()
+            server.start_io(protocol_in, protocol_out)
+    except SystemExit as exiting:  # pygls exits 0 after shutdown + exit, 1 on exit without shutdown
+        code = exiting.code
     finally:
         embedded.stop(server)  # the client may exit without shutdown: never leave the engine behind
+        kill_descendants()  # index workers
+        logging.shutdown()
+        # `exit` means exit now: do not wait in the interpreter's atexit joins for worker threads or the
+        # index's process pool (state was saved at shutdown)
+        os._exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .index.documents import OpenDocument
 from .index.workspace import WorkspaceIndex
 from .settings import Settings
 from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
+from .templates import Snippet
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class KimiLanguageServer(LanguageServer):
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
         self.background: set[Any] = set()  # tasks the server owns (engine boot, indexing), kept until done
         self.engine_boot: Any = None  # the embedded engine's boot task while it runs
+        self.snippet_cache: dict[str, tuple[float, tuple[Snippet, ...]]] = {}  # uri -> (expires, snippets)
         self.embedded_process: Any = None  # engine.launch.EngineProcess of the embedded engine, when one runs
 
     @property

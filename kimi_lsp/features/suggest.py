@@ -7,6 +7,7 @@ runs the generation (stopping early at the block end), post-processes, and turns
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
 from ..index.documents import uri_to_path
-from ..index.secrets import is_secret_path, scrub_secrets
+from ..index.secrets import is_secret_path, scrub_text
 from ..repo_context import import_snippets
 from ..syntax import errors_with_insertion
 from ..templates import Snippet
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
 log = logging.getLogger(__name__)
+SNIPPET_TTL_S = 2.0
 
 
 async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: str, single_line: bool,
@@ -35,7 +37,7 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
     if generator is None or is_secret_path(uri_to_path(snapshot.uri)):
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_secrets)
+    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text)
     line_prefix = prompt.prefix.rsplit("\n", 1)[-1]
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
@@ -65,9 +67,17 @@ def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callab
 
 
 def cross_file_snippets(ls: KimiLanguageServer, uri: str) -> tuple[Snippet, ...]:
-    """Outlines of the workspace files this document imports, from the index."""
+    """Outlines of the workspace files this document imports, from the index; recomputed at most every
+    SNIPPET_TTL_S per document (resolving imports on every keystroke would cost more than the rest of a
+    request, and context a second old is as good)."""
     index = ls.index
     if index is None:
         return ()
+    now = time.monotonic()
+    cached = ls.snippet_cache.get(uri)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     root = index.roots[0] if index.roots else None
-    return import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)
+    snippets = import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)
+    ls.snippet_cache[uri] = (now + SNIPPET_TTL_S, snippets)
+    return snippets

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from functools import lru_cache
 from pathlib import PurePath
 
 _SECRET_NAMES = frozenset({
@@ -83,6 +84,19 @@ def scrub_secrets(text: str) -> str:
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
     text = _QUOTED_ASSIGN.sub(_redact_quoted, text)
     return _BARE_ASSIGN.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+@lru_cache(maxsize=16_384)
+def _scrub_line(line: str) -> str:
+    return scrub_secrets(line)
+
+
+def scrub_text(text: str) -> str:
+    """`scrub_secrets`, line by line with a cache: on every keystroke only the edited line costs anything.
+    Text holding a private key block (the one multi-line pattern) is scrubbed whole."""
+    if "PRIVATE KEY" in text:
+        return scrub_secrets(text)
+    return "".join(_scrub_line(line) for line in text.splitlines(keepends=True))
 
 
 def _redact_key_block(match: re.Match[str]) -> str:

@@ -68,3 +68,12 @@ def test_snippets_stop_at_their_budget() -> None:
     snippets = tuple(Snippet(f"{i}.py", "x" * 400) for i in range(10))
     prompt = build(_snap("", 0), template_for("kimi-tiny"), snippets, Budget(snippet_chars=1000))
     assert prompt.text.count("<|file_sep|>") == 2
+
+
+def test_line_by_line_scrubbing_matches_whole_text_scrubbing() -> None:
+    from kimi_lsp.index.secrets import scrub_secrets, scrub_text
+
+    text = 'x = 1\ntoken = "abcd1234efgh"\nurl = "https://user:pw12345@host/"\nkey = "AKIA' + "A" * 16 + '"\n'
+    assert scrub_text(text) == scrub_secrets(text) != text
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\nabcd\n-----END RSA PRIVATE KEY-----\n"
+    assert scrub_text(block) == scrub_secrets(block) and "MIIE" not in scrub_text(block)

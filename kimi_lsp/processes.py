@@ -1,0 +1,44 @@
+"""Reaping the processes this server started, so that none outlives it.
+
+Index workers are forked by multiprocessing's forkserver, which keeps them (and itself) alive after their
+parent exits; the embedded engine has its own stop path. `kill_descendants` walks /proc (Linux; elsewhere a
+no-op) and SIGKILLs every process descended from this one. Call it only on the way out.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def _parents() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as stat:
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the process went away meanwhile
+    return parents
+
+
+def descendants(pid: int) -> set[int]:
+    if not os.path.isdir("/proc"):
+        return set()
+    parents = _parents()
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return tree - {pid}
+
+
+def kill_descendants() -> None:
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue

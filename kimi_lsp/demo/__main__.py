@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,10 @@ class DemoClient(LanguageClient):
     def __init__(self) -> None:
         super().__init__("kimi-demo", "0")
         self.diagnostics: dict[str, list[lsp.Diagnostic]] = {}
+
+        @self.feature("kimi/status")
+        def on_status(params: Any) -> None:
+            return None  # the session asks kimi.status when it wants the figures
 
         @self.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
@@ -162,4 +167,5 @@ if __name__ == "__main__":
     parser.add_argument("--engine", default="embedded")
     parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the engine")
     args = parser.parse_args()
+    logging.getLogger("pygls").setLevel(logging.ERROR)  # client-side protocol chatter
     asyncio.run(main(args.engine, args.wait))

@@ -40,11 +40,6 @@ def units(s: str, encoding: str) -> int:
     return len(s)
 
 
-def _line_text(text: str, starts: Sequence[int], line: int) -> str:
-    end = starts[line + 1] if line + 1 < len(starts) else len(text)
-    return text[starts[line] : end].rstrip("\r\n")
-
-
 def _line_bounds(text: str, line: int) -> tuple[int, int] | None:
     """(start, end) string offsets of a line without its break, scanning only up to that line."""
     start, breaks = 0, 0
@@ -55,19 +50,15 @@ def _line_bounds(text: str, line: int) -> tuple[int, int] | None:
     return (start, len(text)) if line == breaks else None
 
 
-def offset_at(text: str, position: Position, encoding: str, starts: Sequence[int] | None = None) -> int:
+def offset_at(text: str, position: Position, encoding: str) -> int:
     """String offset of an LSP position. A character past the end of its line means the end of the line
     (LSP semantics); a negative position or a line past the end raises PositionError."""
     line, character = position
     if line < 0 or character < 0:
         raise PositionError(f"negative position {line}:{character}")
-    if starts is not None:
-        bounds = (starts[line], starts[line] + len(_line_text(text, starts, line))) if line < len(starts) else None
-    else:
-        bounds = _line_bounds(text, line)
+    bounds = _line_bounds(text, line)
     if bounds is None:
-        num_lines = len(starts) if starts is not None else len(line_starts(text))
-        raise PositionError(f"line {line} is past the end of the document ({num_lines} lines)")
+        raise PositionError(f"line {line} is past the end of the document ({len(line_starts(text))} lines)")
     line_start, line_end = bounds
     line_text = text[line_start:line_end]
     if encoding == UTF32:
@@ -136,9 +127,6 @@ class LineIndex:
     @classmethod
     def of(cls, text: str, encoding: str) -> LineIndex:
         return cls(text, encoding, tuple(line_starts(text)))
-
-    def offset(self, position: Position) -> int:
-        return offset_at(self.text, position, self.encoding, self.starts)
 
     def position(self, offset: int) -> Position:
         return position_at(self.text, offset, self.encoding, self.starts)

@@ -15,7 +15,7 @@ from ..convert import SOURCE, line_range
 from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot, line_starts
-from ..syntax import count_errors
+from ..syntax import count_errors, syntax_problems
 from ..templates import template_for
 from . import diagnostics
 
@@ -60,7 +60,8 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     fix = await _rewrite(ls, DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
                                               text[:begin] + text[end:], begin), end - begin)
     parsed = ls.parsed(document.uri, document.version or 0)
-    if fix is None or parsed is None or count_errors(parsed.spec, text[:begin] + fix + text[end:]) >= count_errors(parsed.spec, text):
+    before = len(syntax_problems(parsed.tree)) if parsed is not None else 0  # the tree of this very text
+    if fix is None or parsed is None or count_errors(parsed.spec, text[:begin] + fix + text[end:]) >= before:
         ls.tell("the model found no fix that removes the syntax error", lsp.MessageType.Info)
         return action
     last_length = len(text[starts[last]:end].rstrip("\r\n"))

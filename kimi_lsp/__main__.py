@@ -6,6 +6,8 @@ stdout carries the protocol (stdio mode): every log line goes to stderr or the -
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import io
 import logging
 import os
 import signal
@@ -43,6 +45,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class PrivateStream(io.TextIOWrapper):
+    """A text stream that does not tell its file descriptor. multiprocessing's resource tracker hands
+    sys.stderr's descriptor to the process it starts; that process would then hold the client's pipe open
+    after we are gone, and the client would wait for it forever."""
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("a private stream")
+
+
 def take_stdio() -> tuple[BinaryIO, BinaryIO, TextIO]:
     """Move the protocol and the log off fds 0, 1 and 2, onto private copies no child process inherits.
 
@@ -51,7 +62,7 @@ def take_stdio() -> tuple[BinaryIO, BinaryIO, TextIO]:
     Returns (protocol in, protocol out, log stream)."""
     protocol_in = os.fdopen(os.dup(0), "rb")
     protocol_out = os.fdopen(os.dup(1), "wb")
-    log_stream = os.fdopen(os.dup(2), "w", buffering=1, errors="backslashreplace")
+    log_stream = PrivateStream(os.fdopen(os.dup(2), "wb"), line_buffering=True, errors="backslashreplace")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -64,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     protocol_in, protocol_out, log_stream = take_stdio() if not args.tcp else (None, None, sys.stderr)
+    faulthandler.enable(log_stream.buffer.fileno())  # a crash in native code leaves its stacks in the log
     handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(log_stream)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)

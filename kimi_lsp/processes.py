@@ -2,13 +2,27 @@
 
 Index workers are forked by multiprocessing's forkserver, which keeps them (and itself) alive after their
 parent exits; the embedded engine has its own stop path. `kill_descendants` walks /proc (Linux; elsewhere a
-no-op) and SIGKILLs every process descended from this one. Call it only on the way out.
+no-op) and SIGKILLs every process descended from this one: call it only on the way out. `die_with_parent`
+covers the exits that run no code (a crash, SIGKILL): the kernel signals the child when its parent dies.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask Linux to send `sig` to this process when its parent (the thread that forked it) dies; elsewhere a
+    no-op. Also a no-op if the parent is already gone (reparented to init)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() == 1:
+            os.kill(os.getpid(), sig)
 
 
 def _parents() -> dict[int, int]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kimi_lsp.index.discovery import DEFAULT_MAX_FILE_BYTES, FoundFile, IgnoreRules, walk_all
 from kimi_lsp.index.documents import OpenDocuments
-from kimi_lsp.index.jobs import Job, default_workers, run_jobs, start_pool
+from kimi_lsp.index.jobs import Job, default_workers, in_thread_settled, run_jobs, start_pool
 from kimi_lsp.index.model import Progress
 from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.store import FileRecord, FileRow, IndexStore, default_cache_path
@@ -89,8 +89,8 @@ class IndexCore:
         cold = not self.files and (not load_cache or store.is_empty())
         pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
         if load_cache:
-            stored = await asyncio.to_thread(store.load_files)
-            base = await asyncio.to_thread(store.load_symtab)
+            stored = await in_thread_settled(store.load_files)
+            base = await in_thread_settled(store.load_symtab)
             await self._install_stored(stored, base)
         found: dict[str, FoundFile] = {}
         for rules in self._rules:
@@ -123,7 +123,7 @@ class IndexCore:
         if base is None and self.files:
             assert self._store is not None
             log.info("symbol table snapshot missing or stale; rebuilding it from %d outlines", len(self.files))
-            base = await asyncio.to_thread(self._store.rebuild_symtab, packed_symbols_of_blob)
+            base = await in_thread_settled(self._store.rebuild_symtab, packed_symbols_of_blob)
         self.table = SymbolTable(base) if base is not None else SymbolTable()
         self._saved_generation, self._saved_base = (0, base) if base is not None else (-1, None)
 

@@ -10,10 +10,14 @@ import asyncio
 import ctypes
 import multiprocessing
 import os
-from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from kimi_lsp.index.worker import FileResult, index_batch
+from kimi_lsp.processes import die_with_parent
+
+T = TypeVar("T")
 
 Job = tuple[str, bytes | None]
 POOL_THRESHOLD = 200  # fewer files than this are indexed in a thread; starting processes costs more
@@ -67,6 +71,22 @@ async def _drive(loop: asyncio.AbstractEventLoop, pool: Executor, jobs: Sequence
             yield future.result()
 
 
+async def in_thread_settled(function: Callable[..., T], *args: object) -> T:
+    """`asyncio.to_thread`, except that cancelling the caller waits for the thread to finish before the
+    CancelledError propagates. A cancelled to_thread leaves its thread running: the caller's cleanup (closing
+    the SQLite cache) would then race it, and closing a connection another thread is reading crashes."""
+    future = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.wait([future])
+            except asyncio.CancelledError:
+                continue
+        raise
+
+
 def release_heap() -> None:
     """Hand the heap freed after an indexing burst back to the OS (glibc's malloc_trim; elsewhere nothing)."""
     try:
@@ -77,8 +97,11 @@ def release_heap() -> None:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
+    """Workers die with their parent: the forkserver, which dies with this process (`forkserver_guard`)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         forkserver = multiprocessing.get_context("forkserver")
-        forkserver.set_forkserver_preload(["kimi_lsp.index.worker"])  # import once, fork workers from that
-        return ProcessPoolExecutor(max_workers=workers, mp_context=forkserver)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # import the worker once, fork workers from that
+        forkserver.set_forkserver_preload(["kimi_lsp.index.forkserver_guard", "kimi_lsp.index.worker"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=forkserver, initializer=die_with_parent)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent)

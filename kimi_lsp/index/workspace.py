@@ -20,7 +20,7 @@ from pathlib import Path
 from kimi_lsp.index.core import IndexCore, IndexSettings, ProgressCallback
 from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
 from kimi_lsp.index.documents import uri_to_path
-from kimi_lsp.index.jobs import Job, release_heap
+from kimi_lsp.index.jobs import Job, in_thread_settled, release_heap
 from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
 )
@@ -49,7 +49,7 @@ class WorkspaceIndex(IndexCore):
         """Load the cache, bring it up to date with the disk, then (watch=True) follow disk changes with watchdog.
         Returns when the first full index is done; run it as a task to serve queries meanwhile."""
         self._start_task = asyncio.current_task()
-        self._store = await asyncio.to_thread(self._open_store)
+        self._store = await in_thread_settled(self._open_store)
         try:
             await self._sync(progress, load_cache=True)
         except sqlite3.DatabaseError as exc:

@@ -4,18 +4,25 @@ Spoken as raw bytes over the server's stdio."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kimi_lsp.processes import descendants
+
 
 class RawServer:
-    def __init__(self) -> None:
+    def __init__(self, stderr: int = subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kimi_lsp", "--engine", "none"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
         )
 
     def send_bytes(self, body: bytes) -> None:
@@ -41,8 +48,9 @@ class RawServer:
             if message.get("id") == msg_id and "method" not in message:
                 return message
 
-    def initialize(self) -> None:
-        self.send({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+    def initialize(self, root: Path | None = None) -> None:
+        root_uri = root.as_uri() if root is not None else None
+        self.send({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": root_uri, "capabilities": {}}})
         assert "capabilities" in self.response(1)["result"]
         self.send({"method": "initialized", "params": {}})
 
@@ -96,3 +104,52 @@ def test_invalid_utf8_and_garbage_do_not_stop_the_server(raw: RawServer) -> None
     raw.send(_open("file:///good.py", "def good():\n    pass\n"))
     raw.send(_completion(6, "file:///good.py", 1, 0))
     assert [item["label"] for item in raw.response(6)["result"]["items"]] == ["good"]
+
+
+def _closed_within(stream: Any, seconds: float) -> bool:
+    """Whether reading `stream` reaches end of file within `seconds`: every writer has closed it."""
+    reader = threading.Thread(target=stream.read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return not reader.is_alive()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc and PR_SET_PDEATHSIG")
+def test_a_killed_server_takes_its_index_workers_and_frees_the_client_pipes(tmp_path: Path) -> None:
+    """A server killed while indexing (SIGKILL: no code of ours runs) leaves no process behind, and none that
+    holds the client's stdout or stderr, which a client reads until every writer has closed them."""
+    body = "".join(f"def f{i}(a, b):\n    return a + b * {i}\n\n" for i in range(500))
+    for n in range(600):
+        (tmp_path / f"m{n}.py").write_text(body)
+    server = RawServer(stderr=subprocess.PIPE)
+    helpers: set[int] = set()
+    try:
+        server.initialize(tmp_path)  # a cold index starts the worker pool right away
+        deadline = time.monotonic() + 60
+        while len(helpers) < 4 and time.monotonic() < deadline:  # forkserver, resource tracker, 2 workers
+            helpers = descendants(server.process.pid)
+            time.sleep(0.02)
+        assert len(helpers) >= 4, f"the index did not start its worker pool: {helpers}"
+        server.process.kill()
+        server.process.wait(timeout=10)
+        assert _closed_within(server.process.stdout, 30), "a process still holds the client's stdout"
+        assert _closed_within(server.process.stderr, 30), "a process still holds the client's stderr"
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in helpers if _running(pid)], "index processes outlived the server"
+    finally:
+        server.process.kill()
+        for pid in helpers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

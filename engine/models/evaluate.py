@@ -9,7 +9,9 @@ system, on the same cases:
   the n-gram baseline can only use the prefix);
 - similarity: mean difflib ratio between predicted and true line (graded, both tasks);
 - parse rate: share of non-empty completions that leave the file parseable by `ast` in place of the line
-  (empty completions, i.e. "no suggestion", are counted separately as the empty rate).
+  (empty completions, i.e. "no suggestion", are counted separately as the empty rate);
+- after auto-indent (model only, `--indent`): the FIM cases with the cursor after the line's indentation, as an
+  editor leaves it, prompted as is and with whitespace healing (kimi_lsp/healing.py): exact match and empty rate.
 The model runs through transformers (greedy); the baseline is a token n-gram with stupid backoff trained on
 the same training files with the same tokenizer.
 """
@@ -209,6 +211,24 @@ def score(complete: Completer, cases: list[Case], fim: bool) -> Tally:
     return Tally(exact, similarity, parsed, empty, len(cases))
 
 
+def score_after_indent(complete: Completer, cases: list[Case], healed: bool) -> dict[str, float]:
+    """FIM with the cursor after the target line's indentation. Healed: the prompt stops before the newline
+    and indentation, the model writes them, and they are taken off (a line that does not start with them is
+    no suggestion), as the language server does."""
+    exact = empty = 0
+    for c in cases:
+        indent = c.target[: len(c.target) - len(c.target.lstrip())]
+        want = c.target[len(indent):].rstrip()
+        if healed:
+            line = complete(f"{FIM_PREFIX}{c.prefix.removesuffix(chr(10))}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", True)
+            pred = line[len(indent):].rstrip() if line.startswith(indent) else ""
+        else:
+            pred = complete(f"{FIM_PREFIX}{c.prefix}{indent}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False).rstrip()
+        exact += pred == want
+        empty += not pred.strip()
+    return {"exact": round(exact / len(cases), 4), "empty_rate": round(empty / len(cases), 4)}
+
+
 def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case],
              prefix_only: bool = False) -> Scores:
     t0 = time.monotonic()
@@ -231,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     p.add_argument("--ngram", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default="", help="also write the results here")
+    p.add_argument("--indent", action="store_true", help="also the after-auto-indent task, raw and healed")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model_dir = Path(args.model)
@@ -238,12 +259,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     held_out = list(iter_sources(held_out=True))
     cases = make_cases(held_out, 2 * args.cases, args.seed)
     line_cases, fim_cases = cases[: args.cases], cases[args.cases :]
-    model = evaluate("model", ModelCompleter(model_dir, tok).complete, line_cases, fim_cases)
+    completer = ModelCompleter(model_dir, tok)
+    model = evaluate("model", completer.complete, line_cases, fim_cases)
     ngram = NGramCompleter(list(iter_sources(held_out=False)), tok, args.ngram)
     baseline = evaluate(f"{args.ngram}-gram", ngram.complete, line_cases, fim_cases, prefix_only=True)
     result: dict[str, object] = {"held_out_modules": list(HELD_OUT), "held_out_files": len(held_out),
                                  "cases_per_task": args.cases, "seed": args.seed,
                                  "model": asdict(model), f"{args.ngram}-gram": asdict(baseline)}
+    if args.indent:
+        result["after_indent"] = {mode: score_after_indent(completer.complete, fim_cases, mode == "healed")
+                                  for mode in ("raw", "healed")}
+        print(f"after auto-indent: {result['after_indent']}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return result

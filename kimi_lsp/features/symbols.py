@@ -1,20 +1,25 @@
 """textDocument/documentSymbol, workspace/symbol and `module.` member completions, from the workspace index.
 
 Pure converters (index types -> lsprotocol types) and handler bodies that only read the index: snapshot,
-compute, convert, return. Positions from the index are 0-based lines and UTF-16 columns.
+compute, convert, return. Positions from the index are 0-based lines and UTF-16 columns; for a client that
+negotiated another encoding, columns on non-ASCII lines are converted with the line's text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from lsprotocol import types as lsp
 
+from ..index.documents import uri_to_path
 from ..index.model import Definition, Span, SymbolLocation
 from ..index.workspace import WorkspaceIndex
+from ..snapshot import UTF16, units
+
+Recode = Callable[[int, int], int]  # (line, UTF-16 column) -> column in the client's encoding
 
 WORKSPACE_SYMBOL_LIMIT = 256
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*)(?:\.|::)([A-Za-z_$][\w$]*)?$")
@@ -40,26 +45,54 @@ COMPLETION_KINDS: dict[str, lsp.CompletionItemKind] = {
 
 
 class HasIndex(Protocol):
-    """What the handlers need from the server: the workspace index (None until the workspace is known)."""
+    """What the handlers need from the server: the workspace index (None until the workspace is known) and
+    the negotiated position encoding."""
 
     @property
     def index(self) -> WorkspaceIndex | None: ...
+
+    @property
+    def encoding(self) -> str: ...
 
 
 # ---- converters (pure) ---------------------------------------------------------------------------------------
 
 
-def lsp_range(span: Span) -> lsp.Range:
-    return lsp.Range(start=lsp.Position(line=span.start_line, character=span.start_col),
-                     end=lsp.Position(line=span.end_line, character=span.end_col))
+def _same(line: int, col: int) -> int:
+    return col
 
 
-def document_symbol_tree(definitions: Sequence[Definition]) -> list[lsp.DocumentSymbol]:
+def recoder(source: bytes, encoding: str) -> Recode:
+    """Converts UTF-16 columns of `source` (UTF-8 bytes, lines split at \\n as tree-sitter counts them) to
+    `encoding` columns. Identity for UTF-16 clients and on ASCII lines."""
+    if encoding == UTF16:
+        return _same
+    lines = source.split(b"\n")
+
+    def recode(line: int, col: int) -> int:
+        if not 0 <= line < len(lines) or lines[line].isascii():
+            return col
+        text, seen = lines[line].decode("utf-8", "replace"), 0
+        for i, ch in enumerate(text):
+            if seen >= col:
+                return units(text[:i], encoding)
+            seen += 2 if ord(ch) > 0xFFFF else 1
+        return units(text, encoding)
+
+    return recode
+
+
+def lsp_range(span: Span, recode: Recode = _same) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(line=span.start_line, character=recode(span.start_line, span.start_col)),
+                     end=lsp.Position(line=span.end_line, character=recode(span.end_line, span.end_col)))
+
+
+def document_symbol_tree(definitions: Sequence[Definition], recode: Recode = _same) -> list[lsp.DocumentSymbol]:
     """The outline as nested DocumentSymbols (children under their parent definition)."""
     children: list[list[lsp.DocumentSymbol]] = [[] for _ in definitions]
     symbols = [
         lsp.DocumentSymbol(name=d.name, kind=SYMBOL_KINDS.get(d.kind, lsp.SymbolKind.Variable),
-                           range=lsp_range(d.span), selection_range=lsp_range(d.name_span),
+                           range=lsp_range(d.span, recode), selection_range=lsp_range(d.name_span, recode),
                            detail=d.signature or None, children=kids)
         for d, kids in zip(definitions, children)
     ]
@@ -69,9 +102,10 @@ def document_symbol_tree(definitions: Sequence[Definition]) -> list[lsp.Document
     return roots
 
 
-def workspace_symbol(location: SymbolLocation) -> lsp.WorkspaceSymbol:
-    start = lsp.Position(line=location.line, character=location.col)
-    end = lsp.Position(line=location.line, character=location.col + len(location.name.encode("utf-16-le")) // 2)
+def workspace_symbol(location: SymbolLocation, recode: Recode = _same) -> lsp.WorkspaceSymbol:
+    end_col = location.col + len(location.name.encode("utf-16-le")) // 2
+    start = lsp.Position(line=location.line, character=recode(location.line, location.col))
+    end = lsp.Position(line=location.line, character=recode(location.line, end_col))
     return lsp.WorkspaceSymbol(
         name=location.name, kind=SYMBOL_KINDS.get(location.kind, lsp.SymbolKind.Variable),
         location=lsp.Location(uri=Path(location.path).as_uri(), range=lsp.Range(start=start, end=end)),
@@ -94,16 +128,39 @@ def member_access(prefix: str) -> tuple[str, str] | None:
 # ---- handler bodies (register in server.FEATURES) -----------------------------------------------------------
 
 
+def _recoder_for(index: WorkspaceIndex, uri_or_path: str, encoding: str) -> Recode:
+    """A recoder over the open document's text, else the file on disk (UTF-16 clients: no text needed)."""
+    if encoding == UTF16:
+        return _same
+    path = uri_to_path(uri_or_path)
+    document = index.documents.get(uri_or_path) or index.documents.get(Path(path).as_uri())
+    if document is not None:
+        return recoder(document.source, encoding)
+    try:
+        return recoder(Path(path).read_bytes(), encoding)
+    except OSError:
+        return _same
+
+
 async def document_symbol(ls: HasIndex, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol] | None:
     if ls.index is None:
         return None
-    return document_symbol_tree(ls.index.document_symbols(params.text_document.uri))
+    uri = params.text_document.uri
+    definitions = ls.index.document_symbols(uri)
+    return document_symbol_tree(definitions, _recoder_for(ls.index, uri, ls.encoding) if definitions else _same)
 
 
 async def workspace_symbols(ls: HasIndex, params: lsp.WorkspaceSymbolParams) -> list[lsp.WorkspaceSymbol] | None:
-    if ls.index is None:
+    index = ls.index
+    if index is None:
         return None
-    return [workspace_symbol(hit) for hit in ls.index.workspace_symbols(params.query, WORKSPACE_SYMBOL_LIMIT)]
+    recoders: dict[str, Recode] = {}
+    symbols = []
+    for hit in index.workspace_symbols(params.query, WORKSPACE_SYMBOL_LIMIT):
+        if hit.path not in recoders:
+            recoders[hit.path] = _recoder_for(index, hit.path, ls.encoding)
+        symbols.append(workspace_symbol(hit, recoders[hit.path]))
+    return symbols
 
 
 def member_completions(index: WorkspaceIndex | None, uri: str, prefix: str) -> list[lsp.CompletionItem]:

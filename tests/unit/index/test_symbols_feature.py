@@ -7,7 +7,8 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from kimi_lsp.features.symbols import (
-    document_symbol, document_symbol_tree, member_access, member_completions, workspace_symbol, workspace_symbols,
+    document_symbol, document_symbol_tree, member_access, member_completions, recoder, workspace_symbol,
+    workspace_symbols,
 )
 from kimi_lsp.index.model import Definition, Span, SymbolLocation
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
@@ -39,9 +40,20 @@ def test_member_access() -> None:
     assert member_access("x = 1 + y") is None
 
 
+def test_recoder_converts_utf16_columns_on_non_ascii_lines() -> None:
+    source = 'x = 1\ns = "😀é"; name = 2\n'.encode()
+    col16 = len('s = "😀é"; '.encode("utf-16-le")) // 2  # 10: the emoji is two UTF-16 units
+    assert recoder(source, "utf-8")(1, col16) == len('s = "😀é"; '.encode())  # 13 bytes
+    assert recoder(source, "utf-32")(1, col16) == len('s = "😀é"; ')  # 9 code points
+    assert recoder(source, "utf-16")(1, col16) == col16
+    assert recoder(source, "utf-8")(0, 4) == 4  # ASCII line
+    assert recoder(source, "utf-8")(7, 3) == 3  # no such line: unchanged
+
+
 class Server:
-    def __init__(self, index: WorkspaceIndex | None) -> None:
+    def __init__(self, index: WorkspaceIndex | None, encoding: str = "utf-16") -> None:
         self.index = index
+        self.encoding = encoding
 
 
 async def test_handlers_read_the_index(tmp_path: Path) -> None:
@@ -61,4 +73,25 @@ async def test_handlers_read_the_index(tmp_path: Path) -> None:
     assert sorted(i.label for i in items) == ["Hammer", "nail"]
     assert [i.label for i in member_completions(index, "", "pkg.tools.na")] == ["nail"]
     assert await document_symbol(Server(None), lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri))) is None
+    await index.close()
+
+
+async def test_positions_follow_the_client_encoding(tmp_path: Path) -> None:
+    line = 'ok = "😀é"; def_name = 2'
+    (tmp_path / "u.py").write_text(f"{line}\n", encoding="utf-8")
+    index = WorkspaceIndex([tmp_path], IndexSettings(cache_path=":memory:", workers=0))
+    await index.start()
+    uri = (tmp_path / "u.py").as_uri()
+    params = lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri))
+    start = line.index("def_name")
+    for encoding, want in (("utf-16", len(line[:start].encode("utf-16-le")) // 2),
+                           ("utf-8", len(line[:start].encode())), ("utf-32", start)):
+        server = Server(index, encoding)
+        symbols = await document_symbol(server, params)
+        assert symbols is not None
+        (name,) = [s for s in symbols if s.name == "def_name"]
+        assert name.selection_range.start.character == want, encoding
+        assert name.selection_range.end.character == want + len("def_name"), encoding
+        found = await workspace_symbols(server, lsp.WorkspaceSymbolParams(query="def_name"))
+        assert found is not None and found[0].location.range.start.character == want, encoding  # type: ignore[union-attr]
     await index.close()

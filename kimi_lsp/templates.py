@@ -27,7 +27,6 @@ class Template:
     name: str
     render: Render  # (prefix, suffix, snippets) -> prompt
     stop: tuple[str, ...]
-    heal: bool = True  # cut trailing whitespace before the cursor from the prompt (see healing.py)
 
 
 def _fim(prefix_tok: str, suffix_tok: str, middle_tok: str, file_sep: str, order: str) -> Render:
@@ -77,8 +76,7 @@ TEMPLATES: dict[str, Template] = {
         _fim("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>", "psm"),
         ("<|endoftext|>", "<file_sep>"),
     ),
-    # a chat model answers the marked hole afresh: its reply does not continue the prompt's last token
-    "kimi-k2": Template("kimi-k2", _kimi_k2, ("<|im_end|>", "[EOS]"), heal=False),
+    "kimi-k2": Template("kimi-k2", _kimi_k2, ("<|im_end|>", "[EOS]")),
 }
 
 

@@ -11,7 +11,8 @@ system, on the same cases:
 - parse rate: share of non-empty completions that leave the file parseable by `ast` in place of the line
   (empty completions, i.e. "no suggestion", are counted separately as the empty rate);
 - after auto-indent (model only, `--indent`): the FIM cases with the cursor after the line's indentation, as an
-  editor leaves it, prompted as is and with whitespace healing (kimi_lsp/healing.py): exact match and empty rate.
+  editor leaves it, prompted as is (what the language server sends) and "healed" (the prompt stops at the line
+  start and the model must write the indentation itself): exact match, similarity and empty rate.
 The model runs through transformers (greedy); the baseline is a token n-gram with stupid backoff trained on
 the same training files with the same tokenizer.
 """
@@ -212,21 +213,24 @@ def score(complete: Completer, cases: list[Case], fim: bool) -> Tally:
 
 
 def score_after_indent(complete: Completer, cases: list[Case], healed: bool) -> dict[str, float]:
-    """FIM with the cursor after the target line's indentation. Healed: the prompt stops before the newline
-    and indentation, the model writes them, and they are taken off (a line that does not start with them is
-    no suggestion), as the language server does."""
+    """FIM with the cursor after the target line's indentation, as an editor leaves it. Healed: the prompt
+    stops at the line start, the model writes the indentation, and it is taken off (a line that does not start
+    with it is no suggestion)."""
     exact = empty = 0
+    similarity = 0.0
     for c in cases:
         indent = c.target[: len(c.target) - len(c.target.lstrip())]
         want = c.target[len(indent):].rstrip()
         if healed:
-            line = complete(f"{FIM_PREFIX}{c.prefix.removesuffix(chr(10))}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", True)
+            line = complete(f"{FIM_PREFIX}{c.prefix}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False)
             pred = line[len(indent):].rstrip() if line.startswith(indent) else ""
         else:
             pred = complete(f"{FIM_PREFIX}{c.prefix}{indent}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False).rstrip()
         exact += pred == want
         empty += not pred.strip()
-    return {"exact": round(exact / len(cases), 4), "empty_rate": round(empty / len(cases), 4)}
+        similarity += difflib.SequenceMatcher(None, pred, want).ratio()
+    return {"exact": round(exact / len(cases), 4), "similarity": round(similarity / len(cases), 4),
+            "empty_rate": round(empty / len(cases), 4)}
 
 
 def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case],

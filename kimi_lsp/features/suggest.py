@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .. import context, healing, postprocess
+from .. import context, postprocess
 from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
@@ -37,45 +37,24 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
     if generator is None or is_secret_path(uri_to_path(snapshot.uri)):
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text,
-                           heal=template.heal)
-    tail = prompt.tail
+    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text)
+    line_prefix = prompt.prefix.rsplit("\n", 1)[-1]
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
         ls.settings.model.temperature,
-        # a newline in the tail is the model's to write: end the line in stop_at instead
-        template.stop + (("\n",) if single_line and "\n" not in tail else ()),
+        template.stop + (("\n",) if single_line else ()),
     )
     try:
         result = await generator.generate(
             key, prompt.text, sampling, ls.settings.debounce_ms / 1000,
-            stop_at=partial(_stop_at, tail, prompt.prefix.rsplit("\n", 1)[-1], single_line),
+            stop_at=lambda text: postprocess.block_end(text, line_prefix),
         )
     except EngineError as error:
         ls.engines.failed(error)
         return None
     if result is None:
         return None
-    text = healing.unheal(result.text, tail)
-    if text is None:
-        return None
-    if single_line:
-        text = text.split("\n", 1)[0]
-    return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
-
-
-def _stop_at(tail: str, cursor_line_prefix: str, single_line: bool, generated: str) -> int | None:
-    """Where to stop streaming: where the model leaves the tail it must write first (healing), ends the line
-    (single_line), or leaves the cursor's block. None: keep going."""
-    if healing.diverged(generated, tail):
-        return 0
-    text = healing.unheal(generated, tail)
-    if text is None:
-        return None  # still writing the tail
-    if single_line and "\n" in text:
-        return len(tail) + text.index("\n")
-    end = postprocess.block_end(text, cursor_line_prefix)
-    return None if end is None else len(tail) + end
+    return postprocess.finish(result.text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
 
 
 def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:

@@ -18,7 +18,7 @@ PR_SET_PDEATHSIG = 1
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Ask Linux to send `sig` to this process when its parent (the thread that forked it) dies; elsewhere a
-    no-op. Also a no-op if the parent is already gone (reparented to init)."""
+    no-op. If the parent is already gone (we were reparented to init), the signal comes at once."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() == 1:

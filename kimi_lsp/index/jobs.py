@@ -10,9 +10,9 @@ import asyncio
 import ctypes
 import multiprocessing
 import os
-from typing import TypeVar
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import TypeVar
 
 from kimi_lsp.index.worker import FileResult, index_batch
 from kimi_lsp.processes import die_with_parent

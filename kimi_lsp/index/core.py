@@ -22,7 +22,7 @@ from kimi_lsp.index.documents import OpenDocuments
 from kimi_lsp.index.jobs import Job, default_workers, in_thread_settled, run_jobs, start_pool
 from kimi_lsp.index.model import Progress
 from kimi_lsp.index.resolve import Resolver
-from kimi_lsp.index.store import FileRecord, FileRow, IndexStore, default_cache_path
+from kimi_lsp.index.store import FileRecord, IndexStore, default_cache_path
 from kimi_lsp.index.symtable import Base, SymbolTable, build_compacted
 from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob
 
@@ -143,14 +143,14 @@ class IndexCore:
     def _merge(self, results: list[FileResult]) -> None:
         assert self._store is not None
         indexed = [r for r in results if r.status == "indexed"]
-        ids = [self._fid_for(r.path) for r in indexed]
-        self._store.upsert([FileRow(fid, r.path, r.language, r.size, r.mtime_ns, r.digest, r.package, r.outline)
-                            for fid, r in zip(ids, indexed)])
+        records = [FileRecord(self._fid_for(r.path), r.path, r.language, r.size, r.mtime_ns, r.digest, r.package)
+                   for r in indexed]
+        self._store.upsert([(record, r.outline) for record, r in zip(records, indexed)])
         open_paths = {d.path for d in self.documents}
-        for fid, r in zip(ids, indexed):
-            self._put(FileRecord(fid, r.path, r.language, r.size, r.mtime_ns, r.digest, r.package))
+        for record, r in zip(records, indexed):
+            self._put(record)
             if r.path not in open_paths:
-                self.table.replace_file(fid, r.symbols)
+                self.table.replace_file(record.fid, r.symbols)
         touched = []
         for r in results:
             old = self.files.get(r.path)

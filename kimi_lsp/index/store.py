@@ -45,17 +45,6 @@ class FileRecord(NamedTuple):
     package: str
 
 
-class FileRow(NamedTuple):
-    fid: int
-    path: str
-    language: str
-    size: int
-    mtime_ns: int
-    digest: bytes
-    package: str
-    outline: bytes
-
-
 def default_cache_path(roots: Sequence[str]) -> Path:
     """${XDG_CACHE_HOME:-~/.cache}/kimi-lsp/index/<hash of the roots>.sqlite"""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -68,7 +57,7 @@ class IndexStore:
         """Open (or create) the cache at `path` for the workspace `key`; ':memory:' keeps nothing on disk."""
         self.path = str(path)
         self.key = key
-        self._pending: dict[int, FileRow] = {}
+        self._pending: dict[int, tuple[FileRecord, bytes]] = {}  # fid -> (record, outline), not yet written
         self.db = self._open_valid()
 
     def _open_valid(self) -> sqlite3.Connection:
@@ -140,15 +129,16 @@ class IndexStore:
     def outline(self, fid: int) -> bytes | None:
         pending = self._pending.get(fid)
         if pending is not None:
-            return pending.outline
+            return pending[1]
         row = self.db.execute("SELECT outline FROM files WHERE id = ?", (fid,)).fetchone()
         return bytes(row[0]) if row is not None else None
 
-    def upsert(self, rows: Sequence[FileRow]) -> None:
-        """Insert or replace files under the ids the caller chose (one id per path for the cache's life).
-        Rows are buffered and written in big transactions (reads see them at once); `flush` writes them now."""
-        for row in rows:
-            self._pending[row.fid] = row
+    def upsert(self, rows: Sequence[tuple[FileRecord, bytes]]) -> None:
+        """Insert or replace (record, outline) rows under the ids the caller chose (one id per path for the
+        cache's life). Rows are buffered and written in big transactions (reads see them at once); `flush`
+        writes them now."""
+        for record, outline in rows:
+            self._pending[record.fid] = (record, outline)
         if len(self._pending) >= WRITE_BATCH:
             self.flush()
 
@@ -159,7 +149,8 @@ class IndexStore:
         with self._transaction():
             self._invalidate_symtab()
             self.db.executemany("INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
-                                "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(*record, outline) for record, outline in rows])
 
     def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""

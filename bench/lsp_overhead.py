@@ -55,7 +55,7 @@ def percentile(samples: list[float], q: float) -> float:
 async def main(requests: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "engine.json"
-        script.write_text(json.dumps({"responses": [{"contains": "def add", "text": "return a + b"}]}))
+        script.write_text(json.dumps({"responses": [{"contains": "def add", "text": "\n    return a + b"}]}))
         kimi = await start([sys.executable, "-m", "kimi_lsp", "--engine", f"scripted:{script}"], {"debounceMs": 0})
         bare = await start([sys.executable, str(HERE / "bare_server.py")], {})
         results: dict[str, list[float]] = {"kimi-lsp": [], "bare pygls": []}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import healing
 from .snapshot import DocumentSnapshot
 from .templates import Snippet, Template
 
@@ -30,8 +31,9 @@ class Budget:
 class Prompt:
     text: str
     stop: tuple[str, ...]
-    prefix: str  # the part of the current file before the cursor that the model sees
+    prefix: str  # the part of the current file before the cursor (the model sees it without `tail`)
     suffix: str  # the part after the cursor that the model sees
+    tail: str = ""  # whitespace cut from the end of the prefix, which the model must write first (healing)
 
 
 def _identity(text: str) -> str:
@@ -67,8 +69,12 @@ def build(
     snippets: tuple[Snippet, ...] = (),
     budget: Budget = Budget(),
     scrub: Callable[[str], str] = _identity,
+    heal: bool = False,
+    path: str = "",
 ) -> Prompt:
-    """Lay out one completion prompt. Snippets are taken in order until their budget is spent."""
+    """Lay out one completion prompt. Snippets are taken in order until their budget is spent. With `heal`,
+    the prefix's trailing whitespace is left out of the prompt and returned as `tail` (see healing.py). `path`:
+    the document's path as the model is shown it (templates with file headers use it)."""
     prefix = scrub(window_prefix(snapshot.prefix, budget.prefix_chars))
     suffix = scrub(window_suffix(snapshot.suffix, budget.suffix_chars))
     kept: list[Snippet] = []
@@ -78,4 +84,5 @@ def build(
             break
         kept.append(Snippet(snippet.path, scrub(snippet.text)))
         spent += len(snippet.text)
-    return Prompt(template.render(prefix, suffix, tuple(kept)), template.stop, prefix, suffix)
+    healed = healing.heal(prefix) if heal else healing.Healed(prefix, "")
+    return Prompt(template.render(healed.prefix, suffix, tuple(kept), path), template.stop, prefix, suffix, healed.tail)

@@ -4,9 +4,9 @@ Replays canned answers from a JSON file and records every request and abort it r
 so tests can assert what reached "the GPU". It streams like a real engine: the answer arrives in pieces, with
 an optional delay per piece, and stops promptly when the consumer goes away.
 
-Script format: {"responses": [{"contains": "...", "text": "...", "delay_ms": 0}], "default": "",
-"record": "/path/requests.jsonl", "chunk_chars": 8}. The first response whose `contains` occurs in the prompt
-wins, else `default`.
+Script format: {"responses": [{"contains": "...", "ends_with": "...", "text": "...", "delay_ms": 0}],
+"default": "", "record": "/path/requests.jsonl", "chunk_chars": 8}. The first response whose `contains` occurs
+in the prompt and whose `ends_with` ends it (both optional) wins, else `default`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ScriptedResponse:
     contains: str
     text: str
     delay_ms: float = 0.0
+    ends_with: str = ""
 
 
 class ScriptedEngine:
@@ -42,7 +43,8 @@ class ScriptedEngine:
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             responses = tuple(
-                ScriptedResponse(str(r.get("contains", "")), str(r["text"]), float(r.get("delay_ms", 0)))
+                ScriptedResponse(str(r.get("contains", "")), str(r["text"]), float(r.get("delay_ms", 0)),
+                                 str(r.get("ends_with", "")))
                 for r in data.get("responses", [])
             )
             record = Path(data["record"]) if data.get("record") else None
@@ -57,7 +59,7 @@ class ScriptedEngine:
 
     def _answer(self, prompt: str) -> ScriptedResponse:
         for response in self.responses:
-            if response.contains in prompt:
+            if response.contains in prompt and prompt.endswith(response.ends_with):
                 return response
         return ScriptedResponse("", self.default)
 

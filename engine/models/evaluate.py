@@ -6,13 +6,14 @@ Cases are code lines (no blank, comment-only or docstring lines) drawn with a fi
 system, on the same cases:
 - next-line exact match: given the file up to a line, greedy-complete that whole line;
 - FIM exact match: given prefix and suffix around one removed line, produce that line (model: PSM prompt;
-  the n-gram baseline can only use the prefix);
+  the n-gram baseline can only use the prefix). "model, as served" prompts the model the way the language
+  server does (kimi_lsp/templates.py): left to right, the prefix only, healed like the next-line task;
 - similarity: mean difflib ratio between predicted and true line (graded, both tasks);
 - parse rate: share of non-empty completions that leave the file parseable by `ast` in place of the line
   (empty completions, i.e. "no suggestion", are counted separately as the empty rate);
 - after auto-indent (model only, `--indent`): the FIM cases with the cursor after the line's indentation, as an
-  editor leaves it, prompted as is (what the language server sends) and "healed" (the prompt stops at the line
-  start and the model must write the indentation itself): exact match, similarity and empty rate.
+  editor leaves it, prompted left to right as is and healed (as the language server does): exact match,
+  similarity and empty rate.
 The model runs through transformers (greedy); the baseline is a token n-gram with stupid backoff trained on
 the same training files with the same tokenizer.
 """
@@ -213,19 +214,20 @@ def score(complete: Completer, cases: list[Case], fim: bool) -> Tally:
 
 
 def score_after_indent(complete: Completer, cases: list[Case], healed: bool) -> dict[str, float]:
-    """FIM with the cursor after the target line's indentation, as an editor leaves it. Healed: the prompt
-    stops at the line start, the model writes the indentation, and it is taken off (a line that does not start
-    with it is no suggestion)."""
+    """The cursor after the target line's indentation, as an editor leaves it; prompted left to right, as
+    served. Raw: the prompt ends in that indentation. Healed (what the language server does, healing.py): it
+    ends before the newline, the model writes newline and indentation, and they are taken off; a line that does
+    not start with the indentation is no suggestion."""
     exact = empty = 0
     similarity = 0.0
     for c in cases:
         indent = c.target[: len(c.target) - len(c.target.lstrip())]
         want = c.target[len(indent):].rstrip()
         if healed:
-            line = complete(f"{FIM_PREFIX}{c.prefix}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False)
+            line = complete(c.prefix.removesuffix("\n"), True)
             pred = line[len(indent):].rstrip() if line.startswith(indent) else ""
         else:
-            pred = complete(f"{FIM_PREFIX}{c.prefix}{indent}{FIM_SUFFIX}{c.suffix}{FIM_MIDDLE}", False).rstrip()
+            pred = complete(c.prefix + indent, False).rstrip()
         exact += pred == want
         empty += not pred.strip()
         similarity += difflib.SequenceMatcher(None, pred, want).ratio()
@@ -265,11 +267,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     line_cases, fim_cases = cases[: args.cases], cases[args.cases :]
     completer = ModelCompleter(model_dir, tok)
     model = evaluate("model", completer.complete, line_cases, fim_cases)
+    served = evaluate("model, as served", completer.complete, line_cases, fim_cases, prefix_only=True)
     ngram = NGramCompleter(list(iter_sources(held_out=False)), tok, args.ngram)
     baseline = evaluate(f"{args.ngram}-gram", ngram.complete, line_cases, fim_cases, prefix_only=True)
     result: dict[str, object] = {"held_out_modules": list(HELD_OUT), "held_out_files": len(held_out),
-                                 "cases_per_task": args.cases, "seed": args.seed,
-                                 "model": asdict(model), f"{args.ngram}-gram": asdict(baseline)}
+                                 "cases_per_task": args.cases, "seed": args.seed, "model": asdict(model),
+                                 "model, as served": asdict(served), f"{args.ngram}-gram": asdict(baseline)}
     if args.indent:
         result["after_indent"] = {mode: score_after_indent(completer.complete, fim_cases, mode == "healed")
                                   for mode in ("raw", "healed")}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from .. import context
+from .. import context, healing
 from ..convert import SOURCE, line_range
 from ..engine_client import EngineError
 from ..generation import Sampling
@@ -18,6 +18,7 @@ from ..snapshot import DocumentSnapshot, line_starts
 from ..syntax import count_errors, syntax_problems
 from ..templates import template_for
 from . import diagnostics
+from .suggest import shown_path
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -58,7 +59,7 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     begin = starts[first]
     end = starts[last + 1] if last + 1 < len(starts) else len(text)
     fix = await _rewrite(ls, DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
-                                              text[:begin] + text[end:], begin), end - begin)
+                                              text[:begin] + text[end:], begin), end - begin, last - first + 1)
     parsed = ls.parsed(document.uri, document.version or 0)
     before = len(syntax_problems(parsed.tree)) if parsed is not None else 0  # the tree of this very text
     if fix is None or parsed is None or count_errors(parsed.spec, text[:begin] + fix + text[end:]) >= before:
@@ -70,19 +71,31 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     return action
 
 
-async def _rewrite(ls: KimiLanguageServer, hole: DocumentSnapshot, original_chars: int) -> str | None:
-    """The model's text for the hole (whole lines, ending in a newline), or None."""
+async def _rewrite(ls: KimiLanguageServer, hole: DocumentSnapshot, original_chars: int, lines: int) -> str | None:
+    """The model's text for the hole of `lines` lines (whole lines, ending in a newline), or None. A model that
+    continues the prefix has no end of its own: it gets as many lines as the hole had."""
     generator = ls.engines.generator
     if generator is None:
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(hole, template)
+    prompt = context.build(hole, template, heal=template.left_to_right, path=shown_path(ls, hole.uri))
     sampling = Sampling(max(32, original_chars // 2), 0.0, template.stop)
+
+    def enough(text: str) -> int | None:
+        body = healing.unheal(text, prompt.tail)
+        if healing.diverged(text, prompt.tail) or (body is not None and body.count("\n") >= lines):
+            return len(text)
+        return None
+
     try:
-        result = await generator.generate(f"{hole.uri}#fix", prompt.text, sampling)
+        result = await generator.generate(f"{hole.uri}#fix", prompt.text, sampling,
+                                          stop_at=enough if template.left_to_right else lambda text: None)
     except EngineError as error:
         ls.engines.failed(error)
         return None
-    if result is None or not result.text.strip():
+    text = healing.unheal(result.text, prompt.tail) if result is not None else None
+    if text is None or not text.strip():
         return None
-    return result.text if result.text.endswith("\n") else result.text + "\n"
+    if template.left_to_right:
+        text = "".join(text.splitlines(keepends=True)[:lines])
+    return text if text.endswith("\n") else text + "\n"

@@ -7,12 +7,13 @@ runs the generation (stopping early at the block end), post-processes, and turns
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .. import context, postprocess
+from .. import context, healing, postprocess
 from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
@@ -37,24 +38,45 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
     if generator is None or is_secret_path(uri_to_path(snapshot.uri)):
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text)
-    line_prefix = prompt.prefix.rsplit("\n", 1)[-1]
+    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text,
+                           heal=template.left_to_right, path=shown_path(ls, snapshot.uri))
+    tail = prompt.tail
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
         ls.settings.model.temperature,
-        template.stop + (("\n",) if single_line else ()),
+        # a newline in the tail is the model's to write: end the line in stop_at instead
+        template.stop + (("\n",) if single_line and "\n" not in tail else ()),
     )
     try:
         result = await generator.generate(
             key, prompt.text, sampling, ls.settings.debounce_ms / 1000,
-            stop_at=lambda text: postprocess.block_end(text, line_prefix),
+            stop_at=partial(_stop_at, tail, prompt.prefix.rsplit("\n", 1)[-1], single_line),
         )
     except EngineError as error:
         ls.engines.failed(error)
         return None
     if result is None:
         return None
-    return postprocess.finish(result.text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
+    text = healing.unheal(result.text, tail)
+    if text is None:
+        return None
+    if single_line:
+        text = text.split("\n", 1)[0]
+    return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
+
+
+def _stop_at(tail: str, cursor_line_prefix: str, single_line: bool, generated: str) -> int | None:
+    """Where to stop streaming: where the model leaves the tail it must write first (healing), ends the line
+    (single_line), or leaves the cursor's block. None: keep going."""
+    if healing.diverged(generated, tail):
+        return 0
+    text = healing.unheal(generated, tail)
+    if text is None:
+        return None  # still writing the tail
+    if single_line and "\n" in text:
+        return len(tail) + text.index("\n")
+    end = postprocess.block_end(text, cursor_line_prefix)
+    return None if end is None else len(tail) + end
 
 
 def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
@@ -64,6 +86,15 @@ def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callab
         return None
     byte_offset = len(snapshot.prefix.encode("utf-8", "surrogatepass"))
     return partial(errors_with_insertion, parsed.spec, parsed.tree, parsed.source, byte_offset)
+
+
+def shown_path(ls: KimiLanguageServer, uri: str) -> str:
+    """The document's path as the model sees it: relative to the workspace root, else its file name."""
+    path = uri_to_path(uri)
+    root = ls.index.roots[0] if ls.index is not None and ls.index.roots else None
+    if root is not None and path.startswith(os.path.join(root, "")):
+        return os.path.relpath(path, root)
+    return os.path.basename(path)
 
 
 def cross_file_snippets(ls: KimiLanguageServer, uri: str) -> tuple[Snippet, ...]:

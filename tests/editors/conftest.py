@@ -46,7 +46,7 @@ def broken(x:
 '''
 BROKEN_LINE = "def broken(x:"
 FIXED_LINE = "def broken(x):"
-FIX_HOLE = 'return "hello " + name\n\n\n<|fim_'
+FIX_HOLE = 'return "hello " + name\n\n'
 
 
 def require(*paths: Path) -> None:
@@ -73,18 +73,18 @@ def server_command(engine_json: Path) -> list[str]:
 
 
 def default_responses() -> list[dict[str, object]]:
-    """Scripted engine answers shared by every editor test (first `contains` match wins).
+    """Scripted engine answers shared by every editor test (first match wins).
 
-    Prompts are fill-in-the-middle: the text before the cursor is followed by a FIM token in either
-    order (prefix-suffix-middle or suffix-prefix-middle), so `...<|fim_` marks "the cursor is here"."""
+    kimi-tiny prompts run left to right and end at the cursor, so `ends_with` marks "the cursor is here".
+    A cursor at a line start is healed: the prompt stops before that newline and the answer starts with it."""
     return [
         # Inline completion after `café = ad` and `café = add` (non-ASCII: exercises the position encodings).
-        {"contains": "café = add<|fim_", "text": "(1, 2)"},
-        {"contains": "café = ad<|fim_", "text": "d(1, 2)"},
+        {"ends_with": "café = add", "text": "(1, 2)"},
+        {"ends_with": "café = ad", "text": "d(1, 2)"},
         # Completion: the model's item next to the file's symbols.
-        {"contains": "greeting = gr<|fim_", "text": 'eet("kimi")'},
+        {"ends_with": "greeting = gr", "text": 'eet("kimi")'},
         # Quick fix: the broken lines become the hole, right after greet()'s body.
-        {"contains": FIX_HOLE, "text": "def broken(x):\n"},
+        {"ends_with": FIX_HOLE, "text": "\ndef broken(x):\n"},
     ]
 
 

@@ -43,8 +43,22 @@ async def test_inline_completion_from_engine(session: Session) -> None:
     assert [item.insert_text for item in items] == ["return a + b"]
     assert items[0].range == lsp.Range(start=_pos(2, 4), end=_pos(2, 4))
     (request,) = session.records("request")
-    # kimi-tiny lays the prompt out suffix-first, cursor last
-    assert request["prompt"].endswith("<|fim_prefix|># case: add\ndef add(a, b):\n    <|fim_middle|>")
+    # kimi-tiny prompts run left to right up to the cursor; the auto-indent before the cursor is healed
+    assert request["prompt"] == "<|file_sep|>add.py\n# case: add\ndef add(a, b):"
+
+
+async def test_a_completion_that_leaves_the_cursor_block_is_not_shown(session: Session) -> None:
+    """The cursor sits after auto-indent; the model dedents instead of writing that indentation back."""
+    uri = session.open("dedent.py", "# case: dedent\ndef f():\n    \n")
+    result = await session.client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(2, 4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    assert result is None
+    (request,) = session.records("request")
+    assert request["prompt"].endswith("def f():")
 
 
 async def test_positions_follow_negotiated_encoding(session: Session) -> None:
@@ -60,7 +74,7 @@ async def test_positions_follow_negotiated_encoding(session: Session) -> None:
     assert isinstance(result, lsp.InlineCompletionList)
     assert result.items[0].insert_text == "len(s)"
     (request,) = session.records("request")
-    assert request["prompt"].endswith(f"{line}<|fim_middle|>")
+    assert request["prompt"].endswith(line.rstrip())
 
 
 async def test_completion_lists_file_symbols_and_one_model_item(session: Session) -> None:

@@ -72,9 +72,10 @@ async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic)))
     assert isinstance(result, lsp.InlineCompletionList)
     (request,) = indexed.records("request")
-    head = request["prompt"].split("<|fim_suffix|>")[0]
+    head, _, this_file = request["prompt"].partition("<|file_sep|>shop/cart.py\n")
     assert head == ('<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\n'
                     "def parse_price(text: str) -> Money\n")
+    assert this_file.startswith("from shop import money\n")
 
 
 async def test_secret_files_are_never_sent_and_credentials_are_scrubbed(indexed: Session) -> None:

@@ -21,13 +21,13 @@ def test_every_settings_profile_has_a_template_and_unknown_ones_fail() -> None:
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
-        ("kimi-tiny", "<|file_sep|>b.py\nB\n<|fim_suffix|>SUF<|fim_prefix|>PRE<|fim_middle|>"),
+        ("kimi-tiny", "<|file_sep|>b.py\nB\nPRE"),  # left to right: no suffix
         ("qwen2.5-coder", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
         ("deepseek-coder", "<｜fim▁begin｜>PRE<｜fim▁hole｜>SUF<｜fim▁end｜>"),
         ("starcoder", "<file_sep>b.py\nB\n<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"),
     ],
 )
-def test_fim_layouts(profile: str, expected: str) -> None:
+def test_layouts(profile: str, expected: str) -> None:
     assert template_for(profile).render("PRE", "SUF", (Snippet("b.py", "B"),)) == expected
 
 
@@ -57,11 +57,19 @@ def test_windows_respect_their_budgets() -> None:
 
 def test_build_puts_the_cursor_last_and_scrubs() -> None:
     text = "API_KEY = 'sk-123'\ndef f():\n    "
-    prompt = build(_snap(text, len(text)), template_for("kimi-tiny"), (Snippet("b.py", "b = 1"),),
+    prompt = build(_snap(text, len(text)), template_for("qwen2.5-coder"), (Snippet("b.py", "b = 1"),),
                    scrub=lambda s: s.replace("sk-123", "<redacted>"))
-    assert prompt.text.endswith("def f():\n    <|fim_middle|>")
+    assert prompt.text.endswith("def f():\n    <|fim_suffix|><|fim_middle|>")
     assert "sk-123" not in prompt.text and "<redacted>" in prompt.text
     assert prompt.text.startswith("<|file_sep|>b.py\nb = 1\n")
+
+
+def test_build_heals_when_the_template_asks() -> None:
+    text = "def f():\n    "
+    healed = build(_snap(text, len(text)), template_for("kimi-tiny"), heal=True)
+    assert healed.text == "def f():" and healed.tail == "\n    " and healed.prefix == text
+    plain = build(_snap(text, len(text)), template_for("kimi-tiny"))
+    assert plain.text == text and plain.tail == ""
 
 
 def test_snippets_stop_at_their_budget() -> None:

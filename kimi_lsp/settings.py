@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-MODEL_PROFILES = ("kimi-tiny", "qwen2.5-coder", "deepseek-coder", "starcoder", "kimi-k2")
+MODEL_PROFILES = ("kimi-tiny", "kimi-tiny-fim", "qwen2.5-coder", "deepseek-coder", "starcoder", "kimi-k2")
 
 
 def _check(predicate: Callable[[Any], bool], rule: str) -> dict[str, Any]:

@@ -73,6 +73,12 @@ TEMPLATES: dict[str, Template] = {
     "kimi-tiny": Template(
         "kimi-tiny", _left_to_right("<|file_sep|>"), ("<|endoftext|>", "<|file_sep|>"), left_to_right=True,
     ),
+    # the same model with the FIM tokens it was trained on (it sees the suffix; it completes worse)
+    "kimi-tiny-fim": Template(
+        "kimi-tiny-fim",
+        _fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>"),
+        ("<|endoftext|>", "<|file_sep|>"),
+    ),
     "qwen2.5-coder": Template(
         "qwen2.5-coder",
         _fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>"),

@@ -22,6 +22,7 @@ def test_every_settings_profile_has_a_template_and_unknown_ones_fail() -> None:
     ("profile", "expected"),
     [
         ("kimi-tiny", "<|file_sep|>b.py\nB\nPRE"),  # left to right: no suffix
+        ("kimi-tiny-fim", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
         ("qwen2.5-coder", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
         ("deepseek-coder", "<｜fim▁begin｜>PRE<｜fim▁hole｜>SUF<｜fim▁end｜>"),
         ("starcoder", "<file_sep>b.py\nB\n<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"),

@@ -49,15 +49,15 @@ class WorkspaceIndex(IndexCore):
         """Load the cache, bring it up to date with the disk, then (watch=True) follow disk changes with watchdog.
         Returns when the first full index is done; run it as a task to serve queries meanwhile."""
         self._start_task = asyncio.current_task()
+        if watch:  # before the walk, so that nothing written meanwhile is missed (events wait for readiness)
+            self._watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
+            await in_thread_settled(self._watcher.start)  # adds a watch per directory: off the loop
         self._store = await in_thread_settled(self._open_store)
         try:
             await self._sync(progress, load_cache=True)
         except sqlite3.DatabaseError as exc:
             await self._rebuild(progress, exc)
         release_heap()
-        if watch:
-            self._watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
-            self._watcher.start()
         self._ready.set()
 
     @property
@@ -236,7 +236,7 @@ class WorkspaceIndex(IndexCore):
             self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
-        await self._ready.wait()  # events that come during the first index wait for it (it may miss them)
+        await self._ready.wait()  # events that come during the first index wait for it
         if self._store is None:
             return
         try:

@@ -69,12 +69,11 @@ def build(
     snippets: tuple[Snippet, ...] = (),
     budget: Budget = Budget(),
     scrub: Callable[[str], str] = _identity,
-    heal: bool = False,
     path: str = "",
 ) -> Prompt:
-    """Lay out one completion prompt. Snippets are taken in order until their budget is spent. With `heal`,
-    the prefix's trailing whitespace is left out of the prompt and returned as `tail` (see healing.py). `path`:
-    the document's path as the model is shown it (templates with file headers use it)."""
+    """Lay out one completion prompt. Snippets are taken in order until their budget is spent. For a
+    left-to-right template the prefix's trailing whitespace is left out of the prompt and returned as `tail`
+    (see healing.py). `path`: the document's path as the model is shown it (templates with file headers)."""
     prefix = scrub(window_prefix(snapshot.prefix, budget.prefix_chars))
     suffix = scrub(window_suffix(snapshot.suffix, budget.suffix_chars))
     kept: list[Snippet] = []
@@ -84,5 +83,5 @@ def build(
             break
         kept.append(Snippet(snippet.path, scrub(snippet.text)))
         spent += len(snippet.text)
-    healed = healing.heal(prefix) if heal else healing.Healed(prefix, "")
+    healed = healing.heal(prefix) if template.left_to_right else healing.Healed(prefix, "")
     return Prompt(template.render(healed.prefix, suffix, tuple(kept), path), template.stop, prefix, suffix, healed.tail)

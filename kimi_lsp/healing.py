@@ -13,6 +13,7 @@ that does not write it back (it dedents, or ends) means "no suggestion here". On
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _TAIL = re.compile(r"(?:\r?\n[ \t]*|[ \t]+)\Z")
@@ -41,3 +42,14 @@ def unheal(generated: str, tail: str) -> str | None:
 def diverged(generated: str, tail: str) -> bool:
     """While streaming: True once `generated` can no longer start with the tail (stop generating)."""
     return not generated.startswith(tail) and not tail.startswith(generated)
+
+
+def stop_at(generated: str, tail: str, body_end: Callable[[str], int | None]) -> int | None:
+    """A streaming stop rule for a healed prompt: 0 once the output leaves the tail, None while it is still
+    writing it, else `body_end` of the text after the tail (an offset into it, or None), as an offset into
+    `generated`."""
+    if diverged(generated, tail):
+        return 0
+    body = unheal(generated, tail)
+    end = body_end(body) if body is not None else None
+    return None if end is None else len(tail) + end

@@ -1,8 +1,9 @@
 """Prompt templates, one per model profile.
 
 Owns the exact text a model sees: its fill-in-the-middle tokens (or none: left to right), how cross-file
-snippets are laid out, the stop strings, and whether the prompt is healed. A profile names its template; an unknown profile is an error, never a silent
-fallback. Layout rule (RadixAttention): the most stable text first, the cursor last. Pure; no I/O.
+snippets are laid out, the stop strings, and whether the prompt is healed. A profile names its template; an
+unknown profile is an error, never a silent fallback. Layout rule (RadixAttention): the most stable text
+first, the cursor last. Pure; no I/O.
 """
 
 from __future__ import annotations

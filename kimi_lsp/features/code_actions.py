@@ -78,14 +78,14 @@ async def _rewrite(ls: KimiLanguageServer, hole: DocumentSnapshot, original_char
     if generator is None:
         return None
     template = template_for(ls.settings.model.profile)
-    prompt = context.build(hole, template, heal=template.left_to_right, path=shown_path(ls, hole.uri))
+    prompt = context.build(hole, template, path=shown_path(ls, hole.uri))
     sampling = Sampling(max(32, original_chars // 2), 0.0, template.stop)
 
+    def after_lines(body: str) -> int | None:
+        return len(body) if body.count("\n") >= lines else None
+
     def enough(text: str) -> int | None:
-        body = healing.unheal(text, prompt.tail)
-        if healing.diverged(text, prompt.tail) or (body is not None and body.count("\n") >= lines):
-            return len(text)
-        return None
+        return healing.stop_at(text, prompt.tail, after_lines)
 
     try:
         result = await generator.generate(f"{hole.uri}#fix", prompt.text, sampling,

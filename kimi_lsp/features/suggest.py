@@ -39,7 +39,7 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
         return None
     template = template_for(ls.settings.model.profile)
     prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text,
-                           heal=template.left_to_right, path=shown_path(ls, snapshot.uri))
+                           path=shown_path(ls, snapshot.uri))
     tail = prompt.tail
     sampling = Sampling(
         max_tokens or ls.settings.model.max_tokens,
@@ -50,7 +50,8 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
     try:
         result = await generator.generate(
             key, prompt.text, sampling, ls.settings.debounce_ms / 1000,
-            stop_at=partial(_stop_at, tail, prompt.prefix.rsplit("\n", 1)[-1], single_line),
+            stop_at=partial(healing.stop_at, tail=tail,
+                            body_end=partial(_body_end, prompt.prefix.rsplit("\n", 1)[-1], single_line)),
         )
     except EngineError as error:
         ls.engines.failed(error)
@@ -65,18 +66,12 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
     return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
 
 
-def _stop_at(tail: str, cursor_line_prefix: str, single_line: bool, generated: str) -> int | None:
-    """Where to stop streaming: where the model leaves the tail it must write first (healing), ends the line
-    (single_line), or leaves the cursor's block. None: keep going."""
-    if healing.diverged(generated, tail):
-        return 0
-    text = healing.unheal(generated, tail)
-    if text is None:
-        return None  # still writing the tail
+def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | None:
+    """Where the completion (without the healed tail) ends: at its first newline (single_line), or where it
+    leaves the cursor's block. None: keep going."""
     if single_line and "\n" in text:
-        return len(tail) + text.index("\n")
-    end = postprocess.block_end(text, cursor_line_prefix)
-    return None if end is None else len(tail) + end
+        return text.index("\n")
+    return postprocess.block_end(text, cursor_line_prefix)
 
 
 def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:

@@ -67,10 +67,10 @@ def test_build_puts_the_cursor_last_and_scrubs() -> None:
 
 def test_build_heals_when_the_template_asks() -> None:
     text = "def f():\n    "
-    healed = build(_snap(text, len(text)), template_for("kimi-tiny"), heal=True)
+    healed = build(_snap(text, len(text)), template_for("kimi-tiny"))  # left to right: healed
     assert healed.text == "def f():" and healed.tail == "\n    " and healed.prefix == text
-    plain = build(_snap(text, len(text)), template_for("kimi-tiny"))
-    assert plain.text == text and plain.tail == ""
+    plain = build(_snap(text, len(text)), template_for("kimi-tiny-fim"))  # FIM: the prompt ends at a token
+    assert plain.text == f"<|fim_prefix|>{text}<|fim_suffix|><|fim_middle|>" and plain.tail == ""
 
 
 def test_snippets_stop_at_their_budget() -> None:

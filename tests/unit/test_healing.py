@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from kimi_lsp.features.suggest import _stop_at
-from kimi_lsp.healing import Healed, diverged, heal, unheal
+from kimi_lsp.features.suggest import _body_end
+from kimi_lsp.healing import Healed, diverged, heal, stop_at, unheal
+
+
+def _stop_at(tail: str, cursor_line_prefix: str, single_line: bool, generated: str) -> int | None:
+    """The stop rule suggest() streams with."""
+    return stop_at(generated, tail, partial(_body_end, cursor_line_prefix, single_line))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,11 @@
 
 Owns the per-language query files in queries/ and how their captures become Definitions and ImportRefs.
 It must not read files, touch the cache or know about the workspace: callers hand it bytes and trees.
+
+The cold indexer's path, source bytes -> raw outline, runs in C when the optional `_outline` extension is
+built (`_outline.c`: the same query and rules, no Python object per node); the Python code here is the
+reference it is tested against, serves open documents (whose trees are edited incrementally), and is the
+fallback without the extension.
 """
 
 from __future__ import annotations
@@ -9,12 +14,17 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 
 from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
-from kimi_lsp.index.languages import LanguageSpec, grammar, new_parser
+try:
+    from kimi_lsp.index import _outline
+except ImportError:  # built without the C extension: the Python extractor does all the work
+    _outline = None  # type: ignore[assignment]
+
+from kimi_lsp.index.languages import LanguageSpec, grammar, grammar_capsule, new_parser
 from kimi_lsp.index.model import (
     CONTAINER_KINDS, KIND_CODE, KINDS, Outline, RawDefinition, RawImport, RawOutline, Span, outline_from_raw,
 )
@@ -65,8 +75,27 @@ def parse(spec: LanguageSpec, source: bytes, old_tree: Tree | None = None) -> Tr
 
 
 def raw_outline_of_source(spec: LanguageSpec, source: bytes) -> RawOutline:
-    """Parse and extract in one go (what the cold indexer does per file)."""
+    """Parse and extract in one go (what the cold indexer does per file): in C when the extension is built."""
+    extractor = native_extractor(spec)
+    if extractor is not None:
+        return extractor.extract(source)
     return extract_raw(spec, parse(spec, source), source)
+
+
+def native_extractor(spec: LanguageSpec) -> _outline.Extractor | None:
+    """This thread's compiled extractor for the language, or None without the `_outline` extension."""
+    if _outline is None:
+        return None
+    extractors: dict[str, _outline.Extractor] | None = getattr(_local, "extractors", None)
+    if extractors is None:
+        extractors = _local.extractors = {}
+    extractor = extractors.get(spec.name)
+    if extractor is None:
+        extractor = extractors[spec.name] = _outline.Extractor(
+            grammar_capsule(spec), _query_text(spec, "").encode("utf-8"), spec.name,
+            _MAX_START_DEPTH.get(spec.name, 4), KINDS, _METHOD_PARENTS, partial(text_imports, spec.name),
+            clean_comment, docstring_text)
+    return extractor
 
 
 def extract_outline(spec: LanguageSpec, tree: Tree, source: bytes) -> Outline:
@@ -81,44 +110,71 @@ def extract_raw(spec: LanguageSpec, tree: Tree, source: bytes) -> RawOutline:
     package = ""
     cursor = QueryCursor(definitions_query(spec))
     cursor.set_max_start_depth(_MAX_START_DEPTH.get(spec.name, 4))
-    for _, caps in cursor.matches(tree.root_node):
-        for cap, nodes in caps.items():
-            if cap.startswith("definition."):
-                name_node = caps["name"][0]
-                found.setdefault(name_node.start_byte, (nodes[0], name_node, cap[11:]))
-            elif cap == "import" or cap == "import.mod":
-                imports.extend(_imports(spec.name, cap, nodes[0]))
-            elif cap == "package":
-                package = _text(nodes[0])
+    roles = pattern_roles(spec)
+    for pattern, caps in cursor.matches(tree.root_node):
+        role, cap = roles[pattern]
+        if role == "definition":
+            name_node = caps["name"][0]
+            key = name_node.start_byte
+            if key not in found:
+                found[key] = (caps[cap][0], name_node, cap[11:])
+        elif role == "import":
+            imports.extend(_imports(spec.name, cap, caps[cap][0]))
+        else:
+            package = _text(caps[cap][0])
     return spec.name, package, _definitions(spec.name, found.values(), source), imports
+
+
+@cache
+def pattern_roles(spec: LanguageSpec) -> tuple[tuple[str, str], ...]:
+    """What each pattern of the definitions query captures: ("definition", "definition.<kind>"), ("import",
+    "import" | "import.mod") or ("package", "package"), read once from the query's own text."""
+    query, text = definitions_query(spec), _query_text(spec, "").encode("utf-8")
+    roles = []
+    for i in range(query.pattern_count):
+        captures = _CAPTURE.findall(text, query.start_byte_for_pattern(i), query.end_byte_for_pattern(i))
+        role = next(c.decode() for c in captures if c.startswith((b"definition.", b"import", b"package")))
+        roles.append((role.split(".", 1)[0], role))
+    return tuple(roles)
+
+
+_CAPTURE = re.compile(rb"@([\w.]+)")
 
 
 def _definitions(lang: str, found: Iterable[tuple[Node, Node, str]], source: bytes) -> list[RawDefinition]:
     items = sorted((node.start_byte, -node.end_byte, i, node, name, kind)
                    for i, (node, name, kind) in enumerate(found))
     out: list[RawDefinition] = []
-    span = _span_ascii if source.isascii() else _span
+    ascii_source = source.isascii()
+    python = lang == "python"
     stack: list[tuple[int, int]] = []  # (end_byte, index in out)
     for start, neg_end, _, node, name_node, kind in items:
         while stack and stack[-1][0] <= start:
             stack.pop()
         parent = stack[-1][1] if stack else -1
-        name = _text(name_node)
+        name_start, name_end = name_node.start_byte, name_node.end_byte
+        name = source[name_start:name_end].decode("utf-8", "replace")
         if kind in _REFINED:
             kind = _refine(lang, kind, node, name, KINDS[out[parent][1]] if parent >= 0 else "")
         body = node.child_by_field_name("body")
-        doc = _python_docstring(body) if lang == "python" else _doc(node)
-        out.append((name, KIND_CODE[kind], *span(source, node), *span(source, name_node),
-                    _signature(source, node, body), doc, parent))
+        doc = _python_docstring(body) if python else _doc(node)
+        (sl, sc), (el, ec) = node.start_point, node.end_point
+        (nsl, nsc), (nel, nec) = name_node.start_point, name_node.end_point
+        if not ascii_source:
+            sc, ec = _utf16_col(source, start, sc), _utf16_col(source, -neg_end, ec)
+            nsc, nec = _utf16_col(source, name_start, nsc), _utf16_col(source, name_end, nec)
+        out.append((name, KIND_CODE[kind], sl, sc, el, ec, nsl, nsc, nel, nec,
+                    _signature(source, start, -neg_end, body), doc, parent))
         stack.append((-neg_end, len(out) - 1))
     return out
 
 
 _REFINED = frozenset({"function", "variable", "type"})
+_METHOD_PARENTS = tuple(KIND_CODE[k] for k in sorted(CONTAINER_KINDS - {"module", "namespace"}))
 
 
 def _refine(lang: str, kind: str, node: Node, name: str, parent_kind: str) -> str:
-    if kind == "function" and parent_kind in CONTAINER_KINDS and parent_kind not in ("module", "namespace"):
+    if kind == "function" and parent_kind and KIND_CODE[parent_kind] in _METHOD_PARENTS:
         return "method"
     if kind == "variable":
         value = node.child_by_field_name("value")
@@ -138,11 +194,6 @@ def _span(source: bytes, node: Node) -> tuple[int, int, int, int]:
     return sl, _utf16_col(source, node.start_byte, sc), el, _utf16_col(source, node.end_byte, ec)
 
 
-def _span_ascii(source: bytes, node: Node) -> tuple[int, int, int, int]:
-    (sl, sc), (el, ec) = node.start_point, node.end_point
-    return sl, sc, el, ec
-
-
 def _utf16_col(source: bytes, offset: int, byte_col: int) -> int:
     segment = source[offset - byte_col:offset]
     if segment.isascii():
@@ -155,12 +206,12 @@ def _text(node: Node) -> str:
     return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
-def _signature(source: bytes, node: Node, body: Node | None) -> str:
-    start = node.start_byte
-    end = body.start_byte if body is not None else source.find(b"\n", start, node.end_byte)
-    if end < 0:
-        end = node.end_byte
-    text = b" ".join(source[start:min(end, start + 4 * _MAX_SIGNATURE)].split()).decode("utf-8", "replace")
+def _signature(source: bytes, start: int, end: int, body: Node | None) -> str:
+    """The definition's text up to its body (or its first line), whitespace runs collapsed."""
+    stop = body.start_byte if body is not None else source.find(b"\n", start, end)
+    if stop < 0:
+        stop = end
+    text = b" ".join(source[start:min(stop, start + 4 * _MAX_SIGNATURE)].split()).decode("utf-8", "replace")
     return text.rstrip("{:= ")[:_MAX_SIGNATURE]
 
 
@@ -180,7 +231,7 @@ def _doc(node: Node) -> str:
         lines.insert(0, text)
         row = prev.start_point[0]
         prev = prev.prev_named_sibling
-    return _clean_comment("\n".join(lines)) if lines else ""
+    return clean_comment("\n".join(lines)) if lines else ""
 
 
 def _python_docstring(body: Node | None) -> str:
@@ -190,7 +241,12 @@ def _python_docstring(body: Node | None) -> str:
     string = first.named_child(0)
     if string is None or string.type != "string":
         return ""
-    text = _text(string).lstrip("rRbBuUfF")
+    return docstring_text(_text(string))
+
+
+def docstring_text(literal: str) -> str:
+    """The first paragraph of a Python string literal, prefix and quotes removed, whitespace collapsed."""
+    text = literal.lstrip("rRbBuUfF")
     quote = 3 if text[:3] in ('"""', "'''") else 1
     return _first_paragraph(text[quote:-quote])
 
@@ -198,7 +254,8 @@ def _python_docstring(body: Node | None) -> str:
 _COMMENT_MARKERS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#)?\s?", re.MULTILINE)
 
 
-def _clean_comment(text: str) -> str:
+def clean_comment(text: str) -> str:
+    """The first paragraph of doc comment lines, comment markers removed, whitespace collapsed."""
     text = text.replace("*/", "")
     return _first_paragraph(_COMMENT_MARKERS.sub("", text))
 
@@ -208,20 +265,23 @@ def _first_paragraph(text: str) -> str:
     return " ".join(para.split())[:_MAX_DOC]
 
 
-def _imports(lang: str, cap: str, node: Node) -> Iterator[RawImport]:
+def _imports(lang: str, cap: str, node: Node) -> Iterable[RawImport]:
     line = node.start_point[0]
     if lang == "python":
-        yield from _python_imports(node, line)
-    elif lang == "rust":
-        yield from _rust_imports(cap, node, line)
-    elif lang == "java":
-        text = _text(node).removeprefix("import").strip().rstrip(";").strip()
-        yield (text.removeprefix("static").strip(), (), 0, line)
-    elif lang in ("c", "cpp"):
-        text = _text(node)
-        yield (text if text.startswith("<") else text.strip('"'), (), 0, line)
-    else:
-        yield (_text(node).strip("\"'`"), (), 0, line)
+        return _python_imports(node, line)
+    return text_imports(lang, cap, _text(node), line)
+
+
+def text_imports(lang: str, cap: str, text: str, line: int) -> list[RawImport]:
+    """The imports of a non-Python import capture, from its text alone."""
+    if lang == "rust":
+        return list(_rust_imports(cap, text, line))
+    if lang == "java":
+        text = text.removeprefix("import").strip().rstrip(";").strip()
+        return [(text.removeprefix("static").strip(), (), 0, line)]
+    if lang in ("c", "cpp"):
+        return [(text if text.startswith("<") else text.strip('"'), (), 0, line)]
+    return [(text.strip("\"'`"), (), 0, line)]
 
 
 def _python_imports(node: Node, line: int) -> Iterator[RawImport]:
@@ -255,11 +315,11 @@ def _dotted(node: Node) -> str:
 _RUST_ALIAS = re.compile(r"\s+as\s+\w+")
 
 
-def _rust_imports(cap: str, node: Node, line: int) -> Iterator[RawImport]:
+def _rust_imports(cap: str, text: str, line: int) -> Iterator[RawImport]:
     if cap == "import.mod":
-        yield ("self::" + _text(node), (), 0, line)
+        yield ("self::" + text, (), 0, line)
         return
-    text = "".join(_RUST_ALIAS.sub("", _text(node)).split())
+    text = "".join(_RUST_ALIAS.sub("", text).split())
     if "::{" in text:
         path, rest = text.split("::{", 1)
         yield (path, tuple(n for n in rest.rstrip("}").split(",") if n), 0, line)

@@ -53,8 +53,12 @@ def spec_named(name: str) -> LanguageSpec | None:
 @cache
 def grammar(spec: LanguageSpec) -> Language:
     """The compiled tree-sitter grammar of a language (loaded once per process)."""
-    module = importlib.import_module(spec.module)
-    return Language(getattr(module, spec.function)())
+    return Language(grammar_capsule(spec))
+
+
+def grammar_capsule(spec: LanguageSpec) -> object:
+    """The grammar as its wheel hands it out: a PyCapsule around the C `TSLanguage *`, for native code."""
+    return getattr(importlib.import_module(spec.module), spec.function)()
 
 
 def new_parser(spec: LanguageSpec) -> Parser:

@@ -1,0 +1,23 @@
+"""The optional C extractor; everything else about the package is in pyproject.toml.
+
+kimi_lsp/index/_outline.c is compiled together with tree-sitter's C runtime when KIMI_TS_RUNTIME names the
+runtime's lib/ directory (`make venv` fetches it: tools/tree-sitter-runtime.sh). Without it, or when the
+compiler fails, kimi-lsp installs as pure Python and indexes with the Python extractor.
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+runtime = os.environ.get("KIMI_TS_RUNTIME", "")
+extensions = []
+if runtime:
+    extensions.append(Extension(
+        "kimi_lsp.index._outline",
+        sources=["kimi_lsp/index/_outline.c", "kimi_lsp/index/_runtime.c"],
+        include_dirs=[os.path.join(runtime, "include"), os.path.join(runtime, "src")],
+        extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-w"],
+        optional=True,
+    ))
+
+setup(ext_modules=extensions)

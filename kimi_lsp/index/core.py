@@ -159,8 +159,11 @@ class IndexCore:
             if r.status == "unchanged" and old is not None:
                 self._put(FileRecord(old.fid, r.path, old.language, r.size, r.mtime_ns, old.digest, old.package))
                 touched.append((old.fid, r.size, r.mtime_ns))
-            elif r.status == "skipped" and old is not None:
-                self._remove([old])
+            elif r.status != "indexed":  # skipped or failed
+                if r.error:
+                    log.warning("could not index %s: %s", r.path, r.error)
+                if old is not None:
+                    self._remove([old])
         if touched:
             self._store.touch(touched)
 

@@ -24,7 +24,7 @@ PackedSymbols = tuple[tuple[str, int, int], ...]
 
 class FileResult(NamedTuple):
     """status: 'indexed' (outline/symbols filled), 'unchanged' (same hash as known), 'skipped' (unreadable,
-    binary, oversized, secret or not a language we parse)."""
+    binary, oversized, secret or not a language we parse), 'failed' (extraction raised; `error` says what)."""
 
     path: str
     status: str
@@ -35,6 +35,7 @@ class FileResult(NamedTuple):
     package: str
     outline: bytes
     symbols: PackedSymbols
+    error: str = ""
 
 
 def digest_of(data: bytes) -> bytes:
@@ -76,7 +77,10 @@ def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileRes
     digest = digest_of(data)
     if digest == known_digest:
         return FileResult(path, "unchanged", st.st_size, st.st_mtime_ns, digest, spec.name, "", b"", ())
-    raw = raw_outline_of_source(spec, data)
+    try:
+        raw = raw_outline_of_source(spec, data)
+    except Exception as exc:  # a bug in an extractor costs this one file, not the batch it is in
+        return FileResult(path, "failed", 0, 0, b"", spec.name, "", b"", (), f"{type(exc).__name__}: {exc}")
     return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, raw[1], encode_raw(raw),
                       packed_symbols_of(raw))
 

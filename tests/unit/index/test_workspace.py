@@ -257,3 +257,27 @@ async def test_stats_and_references(fixture_tree: Path, tmp_path: Path) -> None:
     index.did_open(uri, "def tool():\n    return tool\n", 1)
     assert [span.start_line for _, span in index.references(uri, "tool")] == [0, 1]
     await index.close()
+
+
+async def test_a_file_whose_extraction_fails_costs_only_that_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from kimi_lsp.index import worker
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "good.py").write_text("def fine():\n    pass\n")
+    (root / "bad.py").write_text("def cursed():\n    pass\n")
+    real = worker.raw_outline_of_source
+
+    def flaky(spec: object, source: bytes) -> object:
+        if b"cursed" in source:
+            raise MemoryError("simulated")
+        return real(spec, source)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker, "raw_outline_of_source", flaky)
+    index = await started(root, tmp_path)
+    assert [s.name for s in index.workspace_symbols("fine")] == ["fine"]
+    assert index.workspace_symbols("cursed") == []
+    assert str(root / "bad.py") not in index.files
+    assert f"could not index {root / 'bad.py'}: MemoryError: simulated" in caplog.text
+    await index.close()

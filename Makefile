@@ -11,10 +11,10 @@ PIP    := timeout 1800 $(BIN)/python -m pip install --progress-bar off -c engine
 
 venv: $(VENV)/.kimi-lsp-base.stamp
 
-$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c
+$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	runtime=$$(bash tools/tree-sitter-runtime.sh $(BIN)/python) && KIMI_TS_RUNTIME=$$runtime $(PIP) -e '.[dev]'
-	$(BIN)/python -c "import kimi_lsp.index._outline" || echo "warning: the C extractor did not build; indexing runs in Python" >&2
+	$(BIN)/python -c "import kimi_lsp.index._outline, kimi_lsp.index._symtab" || echo "warning: the C extensions did not build; indexing runs in Python" >&2
 	touch $@
 
 engine: venv            ## CPU torch + SGLang + its runtime requirements (the `engine` extra, see engine/install.sh)

@@ -1,8 +1,9 @@
-"""The optional C extractor; everything else about the package is in pyproject.toml.
+"""The optional C extensions; everything else about the package is in pyproject.toml.
 
-kimi_lsp/index/_outline.c is compiled together with tree-sitter's C runtime when KIMI_TS_RUNTIME names the
-runtime's lib/ directory (`make venv` fetches it: tools/tree-sitter-runtime.sh). Without it, or when the
-compiler fails, kimi-lsp installs as pure Python and indexes with the Python extractor.
+kimi_lsp/index/_symtab.c (the symbol table's sort) needs only a C compiler. kimi_lsp/index/_outline.c (the cold
+indexer's extractor) is compiled together with tree-sitter's C runtime when KIMI_TS_RUNTIME names the runtime's
+lib/ directory (`make venv` fetches it: tools/tree-sitter-runtime.sh). Without them, or when the compiler fails,
+kimi-lsp installs as pure Python, with the same results.
 """
 
 import os
@@ -10,7 +11,7 @@ import os
 from setuptools import Extension, setup
 
 runtime = os.environ.get("KIMI_TS_RUNTIME", "")
-extensions = []
+extensions = [Extension("kimi_lsp.index._symtab", sources=["kimi_lsp/index/_symtab.c"], optional=True)]
 if runtime:
     extensions.append(Extension(
         "kimi_lsp.index._outline",

@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from itertools import accumulate, compress, islice
 from typing import NamedTuple
 
+try:
+    from kimi_lsp.index import _symtab
+except ImportError:  # built without the C extension
+    _symtab = None  # type: ignore[assignment]
+if array("I").itemsize != 4:  # the extension writes 32-bit columns
+    _symtab = None  # type: ignore[assignment]
+
 # (name, line, col << 5 | kind code) for one file
 FileSymbols = tuple[tuple[str, int, int], ...]
 
@@ -77,7 +84,19 @@ def build_base(entries: Iterable[tuple[str, int, int, int]]) -> Base:
 
 def _build_columns(names: Sequence[str], fids: Sequence[int], lines: Sequence[int],
                    colkinds: Sequence[int]) -> Base:
-    """build_base on columns: C-speed maps and string sort keys, not a tuple and a key call per symbol."""
+    """build_base on columns: in C when the `_symtab` extension is built, else `_build_columns_python`."""
+    if _symtab is None:
+        return _build_columns_python(names, fids, lines, colkinds)
+    text, offsets, *columns = _symtab.build(names, fids, lines, colkinds, fold)
+    arrays = [array("I") for _ in range(4)]
+    for arr, blob in zip(arrays, (offsets, *columns)):
+        arr.frombytes(blob)
+    return Base(text, fold(text), *arrays)
+
+
+def _build_columns_python(names: Sequence[str], fids: Sequence[int], lines: Sequence[int],
+                          colkinds: Sequence[int]) -> Base:
+    """The reference: C-speed maps and string sort keys, not a tuple and a key call per symbol."""
     folded = fold("\0".join(names)).split("\0")
     if len(folded) != len(names):  # a name with a NUL in it: fold one by one
         folded = [fold(name) for name in names]

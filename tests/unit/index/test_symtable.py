@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kimi_lsp.index import symtable
 from kimi_lsp.index.symtable import SymbolTable, build_compacted
 
 
@@ -62,3 +67,18 @@ def test_best_matches_are_not_cut_off_by_many_weak_ones() -> None:
     table.install_base(build_compacted(table.compaction_input()))
     assert names(table.search("parse", 3)) == ["parse", "parser_x", "unparse"]
     assert names(table.search("PARSE", 1)) == ["parse"]
+
+
+_NAME_CHARS = st.sampled_from(list("aAbBzZ_09") + ["é", "É", "İ", "ß", "ǅ", "😀", "\u0130", "Σ", "ς"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(_NAME_CHARS, max_size=6), st.integers(0, 2**32 - 1), st.integers(0, 50),
+                          st.integers(0, 2**32 - 1)), max_size=60))
+def test_the_c_sort_builds_the_same_base_as_python(rows: list[tuple[str, int, int, int]]) -> None:
+    if symtable._symtab is None:
+        pytest.skip("built without the C extensions")
+    columns = [list(column) for column in zip(*rows)] if rows else [[], [], [], []]
+    names, fids, lines, colkinds = columns
+    assert symtable._build_columns(names, fids, lines, colkinds) == \
+        symtable._build_columns_python(names, fids, lines, colkinds)

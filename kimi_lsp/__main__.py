@@ -15,8 +15,9 @@ import sys
 from typing import BinaryIO, TextIO
 
 from . import __version__
-from .engine_host import parse_engine_choice
 from .processes import kill_descendants
+
+# Keep this module's imports light: index worker processes import the main module again when they start.
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -38,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"kimi-lsp {__version__}")
     args = parser.parse_args(argv)
     if args.engine is not None:
+        from .engine_host import parse_engine_choice
+
         try:
             args.engine = parse_engine_choice(args.engine)
         except ValueError as error:

@@ -31,12 +31,8 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kimi_lsp.index.discovery import IgnoreRules, walk  # noqa: E402
-from kimi_lsp.index.documents import ContentChange, OpenDocuments, Pos, Range  # noqa: E402
-from kimi_lsp.index.extract import parse  # noqa: E402
-from kimi_lsp.index.languages import spec_for_path  # noqa: E402
-from kimi_lsp.index.worker import index_batch  # noqa: E402
-from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex  # noqa: E402
+# kimi_lsp is imported inside the functions: the index's worker processes import the main module again when
+# they start, and this one must cost them what the server's (light) main module does, not more.
 
 STDLIB_EXCLUDE = ("site-packages/", "__pycache__/")
 
@@ -66,11 +62,16 @@ def generate_repo(root: Path, num_files: int) -> None:
 
 
 def files_of(root: str, exclude: tuple[str, ...]) -> list[str]:
+    from kimi_lsp.index.discovery import IgnoreRules, walk
+
     return [f.path for f in walk(IgnoreRules(root, exclude))]
 
 
 def read_and_parse(paths: list[str]) -> int:
     """The raw work: read + parse each file on this core; returns the bytes read."""
+    from kimi_lsp.index.extract import parse
+    from kimi_lsp.index.languages import spec_for_path
+
     total = 0
     for path in paths:
         spec = spec_for_path(path)
@@ -103,6 +104,8 @@ class Costs(NamedTuple):
 def one_core_costs(files: list[str]) -> Costs:
     """Raw read+parse and the full indexing job over the same files on this one core, interleaved chunk by
     chunk so that a busy machine slows both alike."""
+    from kimi_lsp.index.worker import index_batch
+
     raw_wall = raw_cpu = job_cpu = 0.0
     num_bytes = 0
     for i in range(0, len(files), 64):
@@ -123,6 +126,8 @@ QUERIES = ("", "a", "get", "parse", "widget", "wdgt", "compute_1", "init", "xyzz
 async def index_once(root: str, cache: str, exclude: tuple[str, ...], workers: int) -> tuple[float, float, int, int,
                                                                                                 list[float]]:
     """(wall seconds, CPU seconds of this process, files, symbols, workspace/symbol latencies in ms)."""
+    from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
+
     index = WorkspaceIndex([root], IndexSettings(exclude=exclude, cache_path=cache, workers=workers))
     start, cpu = time.perf_counter(), time.process_time()
     await index.start()
@@ -200,6 +205,8 @@ def ten_thousand_lines(lines: int) -> str:
 
 
 def incremental(lines: int, edits: int) -> None:
+    from kimi_lsp.index.documents import ContentChange, OpenDocuments, Pos, Range
+
     text = ten_thousand_lines(lines)
     docs = OpenDocuments()
     uri = "file:///bench/big.py"

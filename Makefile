@@ -13,7 +13,9 @@ venv: $(VENV)/.kimi-lsp-base.stamp
 
 $(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	runtime=$$(bash tools/tree-sitter-runtime.sh $(BIN)/python) && KIMI_TS_RUNTIME=$$runtime $(PIP) -e '.[dev]'
+	runtime=$$(bash tools/tree-sitter-runtime.sh $(BIN)/python) \
+	    || { echo "warning: no tree-sitter runtime source, so no C extractor" >&2; runtime=; }; \
+	    KIMI_TS_RUNTIME=$$runtime $(PIP) -e '.[dev]'
 	$(BIN)/python -c "import kimi_lsp.index._outline, kimi_lsp.index._symtab" || echo "warning: the C extensions did not build; indexing runs in Python" >&2
 	touch $@
 

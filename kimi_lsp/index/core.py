@@ -27,7 +27,7 @@ from kimi_lsp.index.symtable import Base, SymbolTable, build_compacted
 from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob
 
 log = logging.getLogger(__name__)
-COMPACT_AFTER = 100_000  # overlay symbols (or the base size, if larger) before a fold into a new base
+COMPACT_AFTER = 50_000  # overlay symbols (or the base size, if larger) before a fold into a new base
 BATCH_BYTES = 256 * 1024  # source bytes per pool task
 ProgressCallback = Callable[[Progress], None]
 

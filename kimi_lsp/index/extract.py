@@ -19,15 +19,15 @@ from importlib import resources
 
 from tree_sitter import Node, Parser, Query, QueryCursor, Tree
 
-try:
-    from kimi_lsp.index import _outline
-except ImportError:  # built without the C extension: the Python extractor does all the work
-    _outline = None  # type: ignore[assignment]
-
 from kimi_lsp.index.languages import LanguageSpec, grammar, grammar_capsule, new_parser
 from kimi_lsp.index.model import (
     CONTAINER_KINDS, KIND_CODE, KINDS, Outline, RawDefinition, RawImport, RawOutline, Span, outline_from_raw,
 )
+
+try:
+    from kimi_lsp.index import _outline
+except ImportError:  # built without the C extension: the Python extractor does all the work
+    _outline = None  # type: ignore[assignment]
 
 _QUERY_FILE = {"typescriptreact": "typescript"}
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
@@ -110,7 +110,7 @@ def extract_raw(spec: LanguageSpec, tree: Tree, source: bytes) -> RawOutline:
     package = ""
     cursor = QueryCursor(definitions_query(spec))
     cursor.set_max_start_depth(_MAX_START_DEPTH.get(spec.name, 4))
-    roles = pattern_roles(spec)
+    roles = _pattern_roles(spec)
     for pattern, caps in cursor.matches(tree.root_node):
         role, cap = roles[pattern]
         if role == "definition":
@@ -126,7 +126,7 @@ def extract_raw(spec: LanguageSpec, tree: Tree, source: bytes) -> RawOutline:
 
 
 @cache
-def pattern_roles(spec: LanguageSpec) -> tuple[tuple[str, str], ...]:
+def _pattern_roles(spec: LanguageSpec) -> tuple[tuple[str, str], ...]:
     """What each pattern of the definitions query captures: ("definition", "definition.<kind>"), ("import",
     "import" | "import.mod") or ("package", "package"), read once from the query's own text."""
     query, text = definitions_query(spec), _query_text(spec, "").encode("utf-8")

@@ -452,7 +452,10 @@ static PyObject *definitions(Extractor *self, const char *source, uint32_t lengt
     PyObject *out = PyList_New((Py_ssize_t)n);
     int *kinds = malloc((n ? n : 1) * sizeof(int));
     size_t *stack = malloc((n ? n : 1) * sizeof(size_t));
-    if (out == NULL || kinds == NULL || stack == NULL) goto fail;
+    if (out == NULL || kinds == NULL || stack == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto fail;
+    }
     size_t depth = 0;
     for (size_t i = 0; i < n; i++) {
         Found *f = &found[i];
@@ -524,7 +527,10 @@ static PyObject *Extractor_extract(Extractor *self, PyObject *arg) {
     size_t count = 0, capacity = 64;
     uint32_t seq = 0;
     Found *found = malloc(capacity * sizeof(Found));
-    if (imports == NULL || found == NULL) goto done;
+    if (imports == NULL || found == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
     TSQueryMatch match;
     while (ts_query_cursor_next_match(cursor, &match)) {
         if (match.capture_count == 0 || !predicates_hold(self, &match, source)) continue;
@@ -592,7 +598,10 @@ static int parse_predicates(Extractor *self) {
         total += steps;
     }
     self->predicates = calloc(total ? total : 1, sizeof(Predicate));
-    if (self->predicates == NULL) return -1;
+    if (self->predicates == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     for (uint32_t p = 0; p < patterns; p++) {
         uint32_t steps;
         const TSQueryPredicateStep *step = ts_query_predicates_for_pattern(self->query, p, &steps);

@@ -87,8 +87,8 @@ class IndexCore:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())
-        starting = asyncio.ensure_future(in_thread_settled(start_pool, self.settings.workers)) \
-            if cold and self.settings.workers > 0 else None  # processes start while the walk runs
+        # on this thread: the forkserver dies with the thread that starts it (processes.die_with_parent)
+        pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
         if load_cache:
             stored = await in_thread_settled(store.load_files)
             base = await in_thread_settled(store.load_symtab)
@@ -105,7 +105,6 @@ class IndexCore:
         jobs.sort(key=lambda j: -found[j[0]].size)  # big files first: the pool ends evenly
         mean_size = sum(found[path].size for path, _ in jobs) // max(len(jobs), 1)
         batch = max(16, min(256, BATCH_BYTES // max(mean_size, 1)))  # small files: fewer, bigger pool tasks
-        pool = await starting if starting is not None else None
         await self._run_and_merge(jobs, progress, len(found) - len(jobs), self.settings.workers, pool, batch)
         await self._save_symtab()
 

@@ -33,11 +33,15 @@ class Template:
     left_to_right: bool = False
 
 
+def _files(file_sep: str, snippets: tuple[Snippet, ...]) -> str:
+    """Cross-file snippets, each behind its file separator and path (none without a separator token)."""
+    return "".join(f"{file_sep}{s.path}\n{s.text}\n" for s in snippets) if file_sep else ""
+
+
 def _fim(prefix_tok: str, suffix_tok: str, middle_tok: str, file_sep: str) -> Render:
     """Prefix-suffix-middle, as these models were trained."""
     def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
-        context = "".join(f"{file_sep}{s.path}\n{s.text}\n" for s in snippets) if file_sep else ""
-        return f"{context}{prefix_tok}{prefix}{suffix_tok}{suffix}{middle_tok}"
+        return f"{_files(file_sep, snippets)}{prefix_tok}{prefix}{suffix_tok}{suffix}{middle_tok}"
 
     return render
 
@@ -47,7 +51,7 @@ def _left_to_right(file_sep: str) -> Render:
     the text)."""
     def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
         header = f"{file_sep}{path}\n" if path else ""
-        return "".join(f"{file_sep}{s.path}\n{s.text}\n" for s in snippets) + header + prefix
+        return _files(file_sep, snippets) + header + prefix
 
     return render
 

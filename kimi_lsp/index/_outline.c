@@ -6,11 +6,12 @@
  * that are rare per file (doc comment and docstring clean-up, non-Python import text) call back into
  * extract.py, so that each rule is written once.
  *
- * Extractor(language, query_source, language_name, max_start_depth, kinds, method_parents,
+ * Extractor(language, query_source, language_name, max_start_depth, kinds, method_parents, node_types,
  *           text_imports, clean_comment, docstring_text)
  *     language: the grammar's PyCapsule; kinds: model.KINDS; method_parents: kind codes under which a
- *     function is a method; text_imports(capture_name, text, line) -> list of raw imports;
- *     clean_comment(str) -> str; docstring_text(str) -> str.
+ *     function is a method; node_types: the node type names of extract.py's rules, as four tuples of str
+ *     (wrappers, attributes, comments, function values); text_imports(capture_name, text, line) -> list of
+ *     raw imports; clean_comment(str) -> str; docstring_text(str) -> str.
  * Extractor.extract(source: bytes) -> (language_name, package, definitions, imports)
  *
  * One Extractor per thread: its parser is not shared.
@@ -27,6 +28,12 @@
 
 enum { ROLE_OTHER, ROLE_NAME, ROLE_DEFINITION, ROLE_IMPORT, ROLE_PACKAGE };
 enum { PRED_EQ_STRING, PRED_EQ_CAPTURE };
+enum { WRAPPERS, ATTRIBUTES, COMMENTS, FUNCTION_VALUES, NUM_TYPE_SETS }; /* the order of node_types */
+
+typedef struct {
+    PyObject *names_tuple; /* owns the strings `names` points into */
+    const char **names;    /* NULL-terminated */
+} TypeSet;
 
 typedef struct {
     uint16_t pattern;
@@ -46,6 +53,7 @@ typedef struct {
     PyObject *clean_comment;
     PyObject *docstring_text;
     PyObject *empty;
+    TypeSet types[NUM_TYPE_SETS];
     TSParser *parser;
     TSQuery *query;
     uint8_t *roles;          /* per capture id */
@@ -72,22 +80,13 @@ static int is_type(TSNode node, const char *type) {
     return !ts_node_is_null(node) && strcmp(ts_node_type(node), type) == 0;
 }
 
-static int type_in(TSNode node, const char *const *types) {
+static int type_in(TSNode node, const char **types) {
     if (ts_node_is_null(node)) return 0;
     const char *t = ts_node_type(node);
     for (; *types; types++)
         if (strcmp(t, *types) == 0) return 1;
     return 0;
 }
-
-static const char *const WRAPPERS[] = {
-    "export_statement", "decorated_definition", "template_declaration", "ambient_declaration",
-    "type_declaration", "const_declaration", "var_declaration", "lexical_declaration", "variable_declaration",
-    "expression_statement", NULL};
-static const char *const ATTRIBUTES[] = {"attribute_item", "decorator", NULL};
-static const char *const COMMENTS[] = {"comment", "line_comment", "block_comment", NULL};
-static const char *const FUNCTION_VALUES[] = {
-    "arrow_function", "function_expression", "function", "generator_function", NULL};
 
 static PyObject *decode(const char *source, uint32_t start, uint32_t end) {
     return PyUnicode_DecodeUTF8(source + start, (Py_ssize_t)(end - start), "replace");
@@ -202,12 +201,12 @@ static PyObject *comment_doc(Extractor *self, const char *source, TSNode node) {
     for (;;) {
         if (!ts_node_is_null(ts_node_prev_named_sibling(anchor))) break;
         TSNode parent = ts_node_parent(anchor);
-        if (!type_in(parent, WRAPPERS)) break;
+        if (!type_in(parent, self->types[WRAPPERS].names)) break;
         anchor = parent;
     }
     TSNode prev = ts_node_prev_named_sibling(anchor);
     int64_t row = ts_node_start_point(anchor).row;
-    while (type_in(prev, ATTRIBUTES)) {
+    while (type_in(prev, self->types[ATTRIBUTES].names)) {
         row = ts_node_start_point(prev).row;
         prev = ts_node_prev_named_sibling(prev);
     }
@@ -215,7 +214,7 @@ static PyObject *comment_doc(Extractor *self, const char *source, TSNode node) {
     TSNode stack_lines[16];
     TSNode *lines = stack_lines;
     size_t count = 0, capacity = 16;
-    while (type_in(prev, COMMENTS) && (int64_t)ts_node_end_point(prev).row >= row - 1) {
+    while (type_in(prev, self->types[COMMENTS].names) && (int64_t)ts_node_end_point(prev).row >= row - 1) {
         uint32_t s = ts_node_start_byte(prev), e = ts_node_end_byte(prev);
         if (e - s >= 3 && (memcmp(source + s, "//!", 3) == 0 || memcmp(source + s, "/*!", 3) == 0)) break;
         if (count == capacity) {
@@ -422,7 +421,7 @@ static int refine(Extractor *self, int kind, TSNode node, PyObject *name, int pa
     if (kind == self->k_function && parent_kind >= 0 && (self->method_parents >> parent_kind & 1u))
         return self->k_method;
     if (kind == self->k_variable) {
-        if (type_in(field(node, self->f_value), FUNCTION_VALUES)) return self->k_function;
+        if (type_in(field(node, self->f_value), self->types[FUNCTION_VALUES].names)) return self->k_function;
         if (self->python) {
             int upper = is_py_upper(name);
             if (upper < 0) return -1;
@@ -634,6 +633,30 @@ static int parse_predicates(Extractor *self) {
     return 0;
 }
 
+static int type_set(TypeSet *set, PyObject *names) {
+    if (!PyTuple_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "a node type set must be a tuple of str");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    set->names = PyMem_Calloc((size_t)n + 1, sizeof(const char *));
+    if (set->names == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(names);
+    set->names_tuple = names;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        set->names[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        if (set->names[i] == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a node type set must be a tuple of str");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int kind_code(PyObject *kinds, const char *name, Py_ssize_t length) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kinds); i++) {
         Py_ssize_t n;
@@ -648,20 +671,21 @@ static TSFieldId field_id(const TSLanguage *language, const char *name) {
 }
 
 static int Extractor_init(Extractor *self, PyObject *args, PyObject *kwargs) {
-    PyObject *capsule, *kinds, *method_parents;
+    PyObject *capsule, *kinds, *method_parents, *node_types;
     const char *query_source;
     Py_ssize_t query_length;
     unsigned int max_start_depth;
     static char *keywords[] = {"language", "query_source", "language_name", "max_start_depth", "kinds",
-                               "method_parents", "text_imports", "clean_comment", "docstring_text", NULL};
+                               "method_parents", "node_types", "text_imports", "clean_comment",
+                               "docstring_text", NULL};
     if (self->parser != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Extractor is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Oy#UIO!O!OOO", keywords, &capsule, &query_source,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Oy#UIO!O!O!OOO", keywords, &capsule, &query_source,
                                      &query_length, &self->name, &max_start_depth, &PyTuple_Type, &kinds,
-                                     &PyTuple_Type, &method_parents, &self->text_imports, &self->clean_comment,
-                                     &self->docstring_text))
+                                     &PyTuple_Type, &method_parents, &PyTuple_Type, &node_types,
+                                     &self->text_imports, &self->clean_comment, &self->docstring_text))
         return -1;
     Py_INCREF(self->name);
     Py_INCREF(self->text_imports);
@@ -671,6 +695,12 @@ static int Extractor_init(Extractor *self, PyObject *args, PyObject *kwargs) {
     self->language_capsule = capsule;
     self->empty = PyUnicode_FromString("");
     if (self->empty == NULL) return -1;
+    if (PyTuple_GET_SIZE(node_types) != NUM_TYPE_SETS) {
+        PyErr_SetString(PyExc_ValueError, "node_types: (wrappers, attributes, comments, function values)");
+        return -1;
+    }
+    for (int i = 0; i < NUM_TYPE_SETS; i++)
+        if (type_set(&self->types[i], PyTuple_GET_ITEM(node_types, i)) < 0) return -1;
     const TSLanguage *language = PyCapsule_GetPointer(capsule, "tree_sitter.Language");
     if (language == NULL) return -1;
     self->parser = ts_parser_new();
@@ -757,6 +787,10 @@ static void Extractor_dealloc(Extractor *self) {
     free(self->roles);
     free(self->capture_kinds);
     free(self->predicates);
+    for (int i = 0; i < NUM_TYPE_SETS; i++) {
+        PyMem_Free(self->types[i].names);
+        Py_XDECREF(self->types[i].names_tuple);
+    }
     if (self->query != NULL) ts_query_delete(self->query);
     if (self->parser != NULL) ts_parser_delete(self->parser);
     Py_XDECREF(self->language_capsule);

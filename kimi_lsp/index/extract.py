@@ -37,6 +37,8 @@ _WRAPPERS = frozenset({
     "const_declaration", "var_declaration", "lexical_declaration", "variable_declaration", "expression_statement",
 })
 _ATTRIBUTES = frozenset({"attribute_item", "decorator"})
+# the same four sets, for the C extractor (in the order it takes them: its rules read them from here)
+_NODE_TYPES = tuple(tuple(sorted(types)) for types in (_WRAPPERS, _ATTRIBUTES, _COMMENT_TYPES, _FUNCTION_VALUES))
 _MAX_SIGNATURE = 200
 _MAX_DOC = 240
 # How deep a pattern may start: bounds the tree walk (the query engine otherwise visits every node, which costs
@@ -93,8 +95,8 @@ def native_extractor(spec: LanguageSpec) -> _outline.Extractor | None:
     if extractor is None:
         extractor = extractors[spec.name] = _outline.Extractor(
             grammar_capsule(spec), _query_text(spec, "").encode("utf-8"), spec.name,
-            _MAX_START_DEPTH.get(spec.name, 4), KINDS, _METHOD_PARENTS, partial(text_imports, spec.name),
-            clean_comment, docstring_text)
+            _MAX_START_DEPTH.get(spec.name, 4), KINDS, _METHOD_PARENTS, _NODE_TYPES,
+            partial(text_imports, spec.name), clean_comment, docstring_text)
     return extractor
 
 

@@ -38,6 +38,19 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, `${name}.png`) });
 }
 
+// The on-screen box of an element. Monaco re-renders decorations when it scrolls or diagnostics are
+// republished, so the element found a moment ago may be detached now: look again until one is laid out.
+async function boxOf(locator, what) {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    await locator.waitFor();
+    const box = await locator.boundingBox();
+    if (box !== null) return box;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} to be laid out`);
+    await locator.page().waitForTimeout(100);
+  }
+}
+
 async function goToLine(page, line) {
   await page.keyboard.press('Control+G');
   await page.keyboard.type(String(line));
@@ -89,7 +102,7 @@ async function main() {
     await page.waitForSelector('.squiggly-error');
     await goToLine(page, 9);
     await page.keyboard.press('End');
-    const squiggle = await page.locator('.squiggly-error').first().boundingBox();
+    const squiggle = await boxOf(page.locator('.squiggly-error').first(), 'the squiggle');
     await page.mouse.move(squiggle.x + squiggle.width / 2, squiggle.y + squiggle.height / 2);
     const hover = page.locator('.monaco-hover', { hasText: 'kimi-lsp' });
     await hover.first().waitFor();

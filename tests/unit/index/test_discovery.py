@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kimi_lsp.index.discovery import IgnoreRules, walk
-from kimi_lsp.index.worker import index_file
+from kimi_lsp.index.worker import index_file, read_capped
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 
 
@@ -69,6 +69,24 @@ def test_binary_and_oversized_files_are_skipped_by_the_indexer(tmp_path: Path) -
     make(tmp_path, {"bin.py": b"\x00\x01\x02def f(): pass\n", "big.py": "x = 1\n" * 100})
     assert index_file(str(tmp_path / "bin.py"), None, 1000).status == "skipped"
     assert index_file(str(tmp_path / "big.py"), None, 100).status == "skipped"
+
+
+def test_a_file_is_read_whole_up_to_the_cap_whatever_fstat_said(tmp_path: Path) -> None:
+    path = tmp_path / "grows.py"
+    path.write_bytes(b"x = 1\n" * 50)  # 300 bytes
+    with open(path, "rb") as f:  # fstat said 10 bytes, then the file grew: it is read to its end
+        assert read_capped(f.fileno(), 10, 1000) == path.read_bytes()
+    with open(path, "rb") as f:  # grew past the cap since fstat
+        assert read_capped(f.fileno(), 10, 100) is None
+    with open(path, "rb") as f:
+        assert read_capped(f.fileno(), 300, 299) is None
+    with open(path, "rb") as f:  # shrank since fstat
+        assert read_capped(f.fileno(), 5000, 10_000) == path.read_bytes()
+
+
+def test_a_fifo_with_a_source_name_neither_blocks_nor_gets_indexed(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.py")  # nobody writes to it: opening it for reading must not wait
+    assert index_file(str(tmp_path / "pipe.py"), None, 1000).status == "skipped"
 
 
 SECRETS = {

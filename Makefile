@@ -11,11 +11,13 @@ PIP    := timeout 1800 $(BIN)/python -m pip install --progress-bar off -c engine
 
 venv: $(VENV)/.kimi-lsp-base.stamp
 
-$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c
+$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c tools/pgo-build.sh tools/pgo_train.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[dev]'
+	# the extractor: compiled with tree-sitter's runtime and a profile (tools/pgo-build.sh)
 	runtime=$$(bash tools/tree-sitter-runtime.sh $(BIN)/python) \
-	    || { echo "warning: no tree-sitter runtime source, so no C extractor" >&2; runtime=; }; \
-	    KIMI_TS_RUNTIME=$$runtime $(PIP) -e '.[dev]'
+	    && bash tools/pgo-build.sh $(BIN)/python "$$runtime" \
+	    || echo "warning: no tree-sitter runtime source, so no C extractor" >&2
 	$(BIN)/python -c "import kimi_lsp.index._outline, kimi_lsp.index._symtab" || echo "warning: the C extensions did not build; indexing runs in Python" >&2
 	touch $@
 

@@ -68,7 +68,7 @@ def files_of(root: str, exclude: tuple[str, ...]) -> list[str]:
 
 
 def read_and_parse(paths: list[str]) -> int:
-    """The raw work: read + parse each file on this core; returns the bytes read."""
+    """The raw work: read + parse each file on this core with the tree-sitter binding; returns the bytes read."""
     from kimi_lsp.index.extract import parse
     from kimi_lsp.index.languages import spec_for_path
 
@@ -81,6 +81,20 @@ def read_and_parse(paths: list[str]) -> int:
         total += len(data)
         parse(spec, data)
     return total
+
+
+def read_and_parse_native(paths: list[str]) -> None:
+    """The same with the parser the indexer runs: the C extractor's build of the runtime (profile-guided)."""
+    from kimi_lsp.index.extract import native_extractor
+    from kimi_lsp.index.languages import spec_for_path
+
+    for path in paths:
+        spec = spec_for_path(path)
+        assert spec is not None
+        extractor = native_extractor(spec)
+        assert extractor is not None
+        with open(path, "rb") as f:
+            extractor.match_count(f.read(), query=False)
 
 
 def parallel_read_and_parse(files: list[str], workers: int) -> float:
@@ -97,16 +111,18 @@ def parallel_read_and_parse(files: list[str], workers: int) -> float:
 class Costs(NamedTuple):
     raw_wall: float
     raw_cpu: float
+    native_wall: float  # raw read+parse with the indexer's own parser build; 0 without the C extractor
     job_cpu: float
     num_bytes: int
 
 
 def one_core_costs(files: list[str]) -> Costs:
-    """Raw read+parse and the full indexing job over the same files on this one core, interleaved chunk by
-    chunk so that a busy machine slows both alike."""
+    """Raw read+parse (the binding's parser, and the indexer's own build of it) and the full indexing job over
+    the same files on this one core, interleaved chunk by chunk so that a busy machine slows them alike."""
+    from kimi_lsp.index import extract
     from kimi_lsp.index.worker import index_batch
 
-    raw_wall = raw_cpu = job_cpu = 0.0
+    raw_wall = raw_cpu = native_wall = job_cpu = 0.0
     num_bytes = 0
     for i in range(0, len(files), 64):
         chunk = files[i:i + 64]
@@ -114,10 +130,14 @@ def one_core_costs(files: list[str]) -> Costs:
         num_bytes += read_and_parse(chunk)
         raw_wall += time.perf_counter() - wall
         raw_cpu += time.process_time() - cpu
+        if extract._outline is not None:
+            wall = time.perf_counter()
+            read_and_parse_native(chunk)
+            native_wall += time.perf_counter() - wall
         cpu = time.process_time()
         index_batch([(p, None) for p in chunk], 1_000_000)
         job_cpu += time.process_time() - cpu
-    return Costs(raw_wall, raw_cpu, job_cpu, num_bytes)
+    return Costs(raw_wall, raw_cpu, native_wall, job_cpu, num_bytes)
 
 
 QUERIES = ("", "a", "get", "parse", "widget", "wdgt", "compute_1", "init", "xyzzy", "read_file_contents")
@@ -167,7 +187,7 @@ def memory_probe(root: str, cache: str, exclude: tuple[str, ...]) -> dict[str, f
 def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp: Path) -> None:
     files = files_of(root, exclude)
     gc.collect()
-    raw_s, raw_cpu, job_cpu, raw_bytes = one_core_costs(files)
+    raw_s, raw_cpu, native_s, job_cpu, raw_bytes = one_core_costs(files)
     raw_fps = len(files) / raw_s
     parallel_fps = len(files) / parallel_read_and_parse(files, workers)
     cache = str(tmp / f"{name}.sqlite")
@@ -179,8 +199,15 @@ def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp
     print(f"\n{name}: {n:,} files, {raw_bytes / 1e6:.1f} MB, {symbols:,} symbols")
     print(f"  raw read+parse, 1 core     {raw_fps:10,.0f} files/s  ({raw_bytes / 1e6 / raw_s:.1f} MB/s)")
     print(f"  raw read+parse, {workers} processes{parallel_fps:10,.0f} files/s  ({parallel_fps / raw_fps:.2f} x one core)")
+    if native_s:
+        native_fps = len(files) / native_s
+        print(f"  raw, the indexer's parser  {native_fps:10,.0f} files/s  ({native_fps / raw_fps:.2f} x the binding's: "
+              f"the same runtime, built with a profile)")
     print(f"  cold index, {workers} workers     {cold_fps:10,.0f} files/s  = {cold_fps / (raw_fps * workers):.2f} x "
           f"({workers} x raw)   target >= 0.80;  {cold_fps / parallel_fps:.2f} x raw on {workers} processes")
+    if native_s:
+        print(f"                                              = {cold_fps / (native_fps * workers):.2f} x ({workers} x raw "
+              f"with the indexer's parser)")
     print(f"  CPU per file: raw {raw_cpu / n * 1e3:.3f} ms, index job {job_cpu / n * 1e3:.3f} ms + merge on the loop "
           f"{loop_cpu / n * 1e3:.3f} ms -> CPU-bound cold = {raw_cpu / (job_cpu + loop_cpu):.2f} x ({workers} x raw)")
     print(f"  warm start                 {warm_fps:10,.0f} files/s  target >= 20,000")

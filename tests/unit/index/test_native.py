@@ -136,3 +136,18 @@ def test_the_worker_indexes_the_same_without_the_extension(tmp_path: Path, monke
     assert extract.native_extractor(LANGUAGES[0]) is None
     assert index_file(str(path), None, 1_000_000) == with_c
     assert with_c.symbols
+
+
+def test_no_instrumented_extractor_is_left_in_place() -> None:
+    """tools/pgo-build.sh builds an instrumented extractor to train it; only the optimised one may remain."""
+    assert extract._outline is not None, "the C extractor is not built (make venv builds it)"
+    assert b"__gcov_" not in Path(extract._outline.__file__).read_bytes()
+
+
+def test_match_count_parses_and_counts_the_query_matches() -> None:
+    spec = spec_named("python")
+    extractor = extract.native_extractor(spec)
+    assert extractor is not None
+    source = b"import os\nclass A:\n    def f(self): pass\ndef g(): pass\n"
+    assert extractor.match_count(source) == 4  # the import, the class, its method, the function
+    assert extractor.match_count(source, query=False) == 0

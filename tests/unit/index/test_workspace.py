@@ -159,6 +159,25 @@ async def test_corrupt_or_foreign_cache_is_rebuilt(fixture_tree: Path, tmp_path:
     await rebuilt.close()
 
 
+async def test_a_second_cache_row_for_a_path_is_dropped_on_load(fixture_tree: Path, tmp_path: Path) -> None:
+    cold = await started(fixture_tree, tmp_path)
+    expected = snapshot(cold)
+    util = str(fixture_tree / "pyproj/pkg/util.py")
+    await cold.close()
+    db = sqlite3.connect(tmp_path / "cache.sqlite")  # a newer row for util.py, under an id of its own
+    db.execute("INSERT INTO files SELECT (SELECT max(id) + 1 FROM files), path, language, size, mtime_ns, digest, "
+               "package, outline FROM files WHERE path = ?", (util,))
+    db.commit()
+    db.close()
+    warm = await started(fixture_tree, tmp_path)
+    assert snapshot(warm) == expected
+    assert [s.path for s in warm.definitions_named("tool")] == [util]
+    await warm.close()
+    db = sqlite3.connect(tmp_path / "cache.sqlite")
+    assert db.execute("SELECT count(*) FROM files WHERE path = ?", (util,)).fetchone() == (1,)
+    db.close()
+
+
 async def test_file_events_add_change_delete(fixture_tree: Path, tmp_path: Path) -> None:
     index = await started(fixture_tree, tmp_path)
     new = fixture_tree / "pyproj/pkg/fresh.py"

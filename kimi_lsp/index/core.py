@@ -87,16 +87,23 @@ class IndexCore:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())
-        # on this thread: the forkserver dies with the thread that starts it (processes.die_with_parent)
-        pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
-        if load_cache:
-            stored = await in_thread_settled(store.load_files)
-            base = await in_thread_settled(store.load_symtab)
-            await self._install_stored(stored, base)
-        found: dict[str, FoundFile] = {}
-        for rules in self._rules:
-            found.update((f.path, f) for f in await asyncio.to_thread(walk_all, rules))
-        self._remove([r for p, r in self.files.items() if p not in found])
+        walking = asyncio.ensure_future(asyncio.to_thread(_walk_roots, self._rules))
+        pool: ProcessPoolExecutor | None = None
+        try:
+            # on this thread: the forkserver dies with the thread that starts it (processes.die_with_parent).
+            # Starting it waits ~0.1 s for the forkserver; the walk's thread runs meanwhile
+            pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
+            if load_cache:
+                stored = await in_thread_settled(store.load_files)
+                base = await in_thread_settled(store.load_symtab)
+                await self._install_stored(stored, base)
+            found = await walking
+            self._remove([r for p, r in self.files.items() if p not in found])
+        except BaseException:  # until _run_and_merge owns the pool, this does
+            walking.cancel()
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
         jobs: list[Job] = []
         for path, f in found.items():
             record = self.files.get(path)
@@ -199,6 +206,10 @@ class IndexCore:
             self.table.install_base(await asyncio.to_thread(build_compacted, snapshot))
         finally:
             self._compacting = False
+
+
+def _walk_roots(rules: Sequence[IgnoreRules]) -> dict[str, FoundFile]:
+    return {f.path: f for r in rules for f in walk_all(r)}
 
 
 def _report(progress: ProgressCallback | None, value: Progress) -> None:

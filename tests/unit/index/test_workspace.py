@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,36 @@ async def test_a_second_cache_row_for_a_path_is_dropped_on_load(fixture_tree: Pa
     db = sqlite3.connect(tmp_path / "cache.sqlite")
     assert db.execute("SELECT count(*) FROM files WHERE path = ?", (util,)).fetchone() == (1,)
     db.close()
+
+
+async def test_a_cache_that_fails_to_load_shuts_down_the_pool_started_for_it(
+        fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.core as core
+    from kimi_lsp.index.store import IndexStore
+
+    class Pool:
+        shut = False
+
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            self.shut = True
+
+    pools: list[Pool] = []
+    monkeypatch.setattr(core, "start_pool", lambda workers: pools.append(Pool()) or pools[-1])
+    load_files = IndexStore.load_files
+    failures = iter([sqlite3.DatabaseError("database disk image is malformed")])
+
+    def failing_once(store: IndexStore) -> list[object]:
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return load_files(store)  # type: ignore[return-value]
+
+    monkeypatch.setattr(IndexStore, "load_files", failing_once)
+    index = WorkspaceIndex([fixture_tree], replace(settings(tmp_path), workers=2))
+    await index.start()  # the load fails: the cache is rebuilt and the files indexed
+    assert index.definitions_named("tool")
+    assert len(pools) == 2 and all(p.shut for p in pools)
+    await index.close()
 
 
 async def test_file_events_add_change_delete(fixture_tree: Path, tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ class IndexCore:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())
-        walking = asyncio.ensure_future(asyncio.to_thread(_walk_roots, self._rules))
+        # submitted now (not at the loop's next turn, as to_thread would): start_pool blocks this thread
+        walking = asyncio.get_running_loop().run_in_executor(None, _walk_roots, self._rules)
         pool: ProcessPoolExecutor | None = None
         try:
             # on this thread: the forkserver dies with the thread that starts it (processes.die_with_parent).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +37,22 @@ class FoundFile(NamedTuple):
     mtime_ns: int
 
 
+class Patterns(NamedTuple):
+    """The patterns of one ignore file (or of the exclude setting), and one regex that matches a path exactly
+    when at least one of them finds it. Most paths match no pattern; for them that one match replaces a search
+    per pattern."""
+
+    spec: GitIgnoreSpec
+    any_pattern: re.Pattern[str] | None  # None: the patterns did not combine; every path takes the full check
+
+    def check(self, rel: str) -> bool | None:
+        """For a normalised relative path (no leading '/' or './'; a trailing '/' marks a directory): True if
+        the last pattern that matches ignores it, False if it re-includes it (`!`), None if none matches."""
+        if self.any_pattern is not None and self.any_pattern.match(rel) is None:
+            return None
+        return self.spec.check_file(rel).include
+
+
 class IgnoreRules:
     """The ignore rules of one workspace root. Reads .gitignore files lazily and caches them per directory;
     build a new instance when a .gitignore or the settings change."""
@@ -44,22 +61,22 @@ class IgnoreRules:
         self.root = Path(root).resolve()
         self.max_file_bytes = max_file_bytes
         self.top = _repo_top(self.root)
-        self.exclude = GitIgnoreSpec.from_lines(list(exclude)) if exclude else None
+        self.exclude = _patterns(list(exclude))
         self.info_exclude = _read_spec(self.top / ".git" / "info" / "exclude")
-        self._specs: dict[str, GitIgnoreSpec | None] = {}
+        self._specs: dict[str, Patterns | None] = {}
         self._root_prefix = "" if self.top == self.root else self.root.relative_to(self.top).as_posix() + "/"
         if self._root_prefix and self._root_ignored():
             log.info("%s is ignored by the repository around it; applying only the rules inside it", self.root)
             self.top, self.info_exclude, self._root_prefix, self._specs = self.root, None, "", {}
         self.root_rel_top = self._root_prefix.rstrip("/")
 
-    def spec_for_dir(self, rel_dir: str) -> GitIgnoreSpec | None:
+    def spec_for_dir(self, rel_dir: str) -> Patterns | None:
         """The .gitignore spec of a directory given relative to the repository top ('' for the top)."""
         if rel_dir not in self._specs:
             self._specs[rel_dir] = _read_spec(self.top / rel_dir / ".gitignore")
         return self._specs[rel_dir]
 
-    def chain(self, rel_dir: str) -> list[tuple[str, GitIgnoreSpec]]:
+    def chain(self, rel_dir: str) -> list[tuple[str, Patterns]]:
         """(prefix, spec) for every directory from the top down to rel_dir that has a .gitignore."""
         parts = rel_dir.split("/") if rel_dir else []
         out = []
@@ -70,20 +87,20 @@ class IgnoreRules:
                 out.append((prefix + "/" if prefix else "", spec))
         return out
 
-    def is_ignored(self, rel_top: str, is_dir: bool, chain: list[tuple[str, GitIgnoreSpec]]) -> bool:
+    def is_ignored(self, rel_top: str, is_dir: bool, chain: list[tuple[str, Patterns]]) -> bool:
         """One path (relative to the repository top) against the exclude globs and the gitignore chain."""
         if is_dir and rel_top.rpartition("/")[2] in DEFAULT_EXCLUDED_DIRS:
             return True
         if self.exclude is not None:
             rel_root = rel_top[len(self._root_prefix):]
-            if self.exclude.match_file(rel_root + "/" if is_dir else rel_root):
+            if self.exclude.check(rel_root + "/" if is_dir else rel_root):
                 return True
         probe = rel_top + "/" if is_dir else rel_top
-        for prefix, spec in reversed(chain):
-            result = spec.check_file(probe[len(prefix):])
-            if result.include is not None:
-                return bool(result.include)
-        return self.info_exclude is not None and bool(self.info_exclude.match_file(probe))
+        for prefix, patterns in reversed(chain):
+            include = patterns.check(probe[len(prefix):])
+            if include is not None:
+                return include
+        return self.info_exclude is not None and bool(self.info_exclude.check(probe))
 
     def accepts(self, path: str | Path) -> bool:
         """Would the walk index this file? For single paths (file events); checks every ancestor directory."""
@@ -107,14 +124,14 @@ class IgnoreRules:
         parts = rel.split("/")
         for i in range(1, len(parts) + 1):
             probe = "/".join(parts[:i]) + "/"
-            for prefix, spec in reversed(self.chain("/".join(parts[:i - 1]))):
-                result = spec.check_file(probe[len(prefix):])
-                if result.include is not None:
-                    if result.include:
+            for prefix, patterns in reversed(self.chain("/".join(parts[:i - 1]))):
+                include = patterns.check(probe[len(prefix):])
+                if include is not None:
+                    if include:
                         return True
                     break
             else:
-                if self.info_exclude is not None and self.info_exclude.match_file(probe):
+                if self.info_exclude is not None and self.info_exclude.check(probe):
                     return True
         return False
 
@@ -185,10 +202,75 @@ def _repo_top(root: Path) -> Path:
     return root
 
 
-def _read_spec(path: Path) -> GitIgnoreSpec | None:
+def _read_spec(path: Path) -> Patterns | None:
     try:
         text = path.read_text("utf-8", errors="replace")
     except OSError:
         return None
-    lines = text.splitlines()
-    return GitIgnoreSpec.from_lines(lines) if any(line.strip() for line in lines) else None
+    return _patterns(text.splitlines())
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_FLOATING = "^(?:.+/)?"  # how pathspec starts the regex of a pattern without a '/' before its end
+
+
+def _patterns(lines: list[str]) -> Patterns | None:
+    """The patterns of gitignore-syntax lines, or None if no line is a pattern."""
+    spec = GitIgnoreSpec.from_lines(lines)
+    regexes = [p.regex for p in spec.patterns if p.include is not None]
+    if not regexes:
+        return None
+    any_pattern = None
+    if all(isinstance(r, re.Pattern) and isinstance(r.pattern, str) and r.flags == re.UNICODE for r in regexes):
+        try:
+            any_pattern = _combined([r.pattern for r in regexes if r is not None])
+        except re.error:
+            pass
+    return Patterns(spec, any_pattern)
+
+
+def _combined(sources: list[str]) -> re.Pattern[str]:
+    """One regex that matches at the start of a path exactly when one of the regexes `sources` finds the path
+    (`search`). The patterns without a '/' before their end share pathspec's '^(?:.+/)?' prefix: factored out,
+    the regex engine tries each directory boundary once for all of them, not once per pattern. With GitHub's
+    Python and Node templates as the .gitignore (133 lines), the walk of 50,000 files took 33 us per file with
+    a search per pattern, 8 us with this."""
+    sources = [_NAMED_GROUP.sub("(?:", s) for s in sources]  # a group name may not repeat in one regex
+    floating, branches = [], []
+    for source in sources:
+        whole = not _has_top_level_bar(source)
+        if whole and source.startswith(_FLOATING):
+            floating.append(source[len(_FLOATING):])
+        elif whole and source.startswith("^"):
+            branches.append(source[1:])
+        else:  # found anywhere, as `search` finds it
+            branches.append(f"[\\s\\S]*?(?:{source})")
+    if floating:
+        branches.append("(?:.+/)?(?:" + "|".join(floating) + ")")
+    return re.compile("^(?:" + "|".join(f"(?:{b})" for b in branches) + ")")
+
+
+def _has_top_level_bar(source: str) -> bool:
+    """Whether a regex source has a '|' outside every group and character class (it would not survive having
+    its first characters factored out)."""
+    depth, i, in_class = 0, 0, False
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 1
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if source[i + 1:i + 2] == "^":
+                i += 1
+            if source[i + 1:i + 2] == "]":  # a ']' first in a class is a literal
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False

@@ -5,11 +5,15 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pathspec import GitIgnoreSpec
 
-from kimi_lsp.index.discovery import IgnoreRules, walk
+from kimi_lsp.index.discovery import IgnoreRules, _combined, _patterns, walk
 from kimi_lsp.index.worker import index_file, read_capped
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 
@@ -87,6 +91,36 @@ def test_a_file_is_read_whole_up_to_the_cap_whatever_fstat_said(tmp_path: Path) 
 def test_a_fifo_with_a_source_name_neither_blocks_nor_gets_indexed(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.py")  # nobody writes to it: opening it for reading must not wait
     assert index_file(str(tmp_path / "pipe.py"), None, 1000).status == "skipped"
+
+
+_PIECES = ["a", "b", "x.py", "*", "**", "?", "[ab]", "[!a]", "build", "*.py", ".c", "\\#", "\\ ", "é"]
+
+
+@given(lines=st.lists(st.tuples(st.sampled_from(["", "!", "/", "#"]),
+                                st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3),
+                                st.sampled_from(["", "/"])), max_size=12),
+       paths=st.lists(st.lists(st.sampled_from(["a", "b", "x.py", "build", "c.c", "#x", "é.py", "ab"]),
+                               min_size=1, max_size=4), min_size=1, max_size=8),
+       is_dir=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_one_regex_per_ignore_file_decides_as_its_patterns_do(
+        lines: list[tuple[str, list[str], str]], paths: list[list[str]], is_dir: bool) -> None:
+    text = ["".join((lead, "/".join(parts), tail)) for lead, parts, tail in lines]
+    patterns = _patterns(text)
+    spec = GitIgnoreSpec.from_lines(text)
+    for parts in paths:
+        rel = "/".join(parts) + ("/" if is_dir else "")
+        expected = spec.check_file(rel).include
+        assert (patterns.check(rel) if patterns is not None else None) == expected
+        if patterns is not None:
+            assert patterns.any_pattern is not None  # these patterns all combine
+
+
+def test_the_combined_regex_keeps_search_semantics_for_any_source() -> None:
+    sources = ["^a|b", "^(?:.+/)?c(?:(?P<ps_d>/)|$)", "(?P<ps_d>/)x", "^[|]z"]
+    combined = _combined(sources)
+    for path in ["a", "xb", "q/c", "c/", "cc", "d/x", "|z", "y|z", "q"]:
+        assert bool(combined.match(path)) == any(re.search(s, path) for s in sources), path
 
 
 SECRETS = {

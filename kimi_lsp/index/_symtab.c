@@ -5,7 +5,7 @@
  *     for non-ASCII names only (ASCII ones are lowercased here). Sorts by (fold(name), name), equal pairs in
  *     input order - what symtable._build_columns does in Python - and returns the '\n'-terminated names as one
  *     str, then the start offset of each name (plus the end) and the three int columns in that order, each as
- *     bytes of native uint32.
+ *     bytes of native uint32. The sort itself runs without the GIL (the compaction thread lets the loop run).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -60,7 +60,7 @@ static PyObject *build(PyObject *module, PyObject *args) {
     PyObject *text = NULL, *offsets = NULL, *result = NULL;
     Entry *entries = NULL;
     char *lowered = NULL;
-    names = PySequence_Fast(names_arg, "names must be a sequence");
+    names = PySequence_Tuple(names_arg); /* our own tuple: the sort runs without the GIL, on its strings */
     fids = names ? PySequence_Fast(fids_arg, "fids must be a sequence") : NULL;
     lines = fids ? PySequence_Fast(lines_arg, "lines must be a sequence") : NULL;
     colkinds = lines ? PySequence_Fast(colkinds_arg, "colkinds must be a sequence") : NULL;
@@ -112,7 +112,9 @@ static PyObject *build(PyObject *module, PyObject *args) {
             if (e->folded == NULL) goto done;
         }
     }
+    Py_BEGIN_ALLOW_THREADS /* the entries point into strings that `names` and `keep` hold; nothing else */
     qsort(entries, (size_t)n, sizeof(Entry), by_key);
+    Py_END_ALLOW_THREADS
 
     sorted = PyList_New(n + 1); /* the names in order, then "" so that the join ends with a newline */
     offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(uint32_t));

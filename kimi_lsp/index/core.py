@@ -87,21 +87,23 @@ class IndexCore:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())
-        # submitted now (not at the loop's next turn, as to_thread would): start_pool blocks this thread
-        walking = asyncio.get_running_loop().run_in_executor(None, _walk_roots, self._rules)
+        walking: asyncio.Future[dict[str, FoundFile]] | None = None
         pool: ProcessPoolExecutor | None = None
         try:
-            # on this thread: the forkserver dies with the thread that starts it (processes.die_with_parent).
-            # Starting it waits ~0.1 s for the forkserver; the walk's thread runs meanwhile
-            pool = start_pool(self.settings.workers) if cold and self.settings.workers > 0 else None
-            if load_cache:
+            if cold and self.settings.workers > 0:
+                # the walk's thread runs while this one starts the pool, which waits ~0.1 s for the forkserver
+                # (on this thread: the forkserver dies with the thread that starts it, processes.die_with_parent)
+                walking = asyncio.get_running_loop().run_in_executor(None, _walk_roots, self._rules)
+                pool = start_pool(self.settings.workers)
+            if load_cache:  # not beside the walk: two threads taking turns at the GIL both run slower
                 stored = await in_thread_settled(store.load_files)
                 base = await in_thread_settled(store.load_symtab)
                 await self._install_stored(stored, base)
-            found = await walking
+            found = await (walking or asyncio.to_thread(_walk_roots, self._rules))
             self._remove([r for p, r in self.files.items() if p not in found])
         except BaseException:  # until _run_and_merge owns the pool, this does
-            walking.cancel()
+            if walking is not None:
+                walking.cancel()
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -99,7 +99,7 @@ class IndexCore:
                 stored = await in_thread_settled(store.load_files)
                 base = await in_thread_settled(store.load_symtab)
                 await self._install_stored(stored, base)
-            found = await (walking or asyncio.to_thread(_walk_roots, self._rules))
+            found = await walking if walking is not None else await asyncio.to_thread(_walk_roots, self._rules)
             self._remove([r for p, r in self.files.items() if p not in found])
         except BaseException:  # until _run_and_merge owns the pool, this does
             if walking is not None:

@@ -10,16 +10,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent)
-sys.path.insert(0, str(ROOT))
-
-from kimi_lsp.index import extract  # noqa: E402
-from kimi_lsp.index.discovery import IgnoreRules, walk  # noqa: E402
-from kimi_lsp.index.worker import index_file  # noqa: E402
-
 ROUNDS = 3
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from kimi_lsp.index import extract
+    from kimi_lsp.index.discovery import IgnoreRules, walk
+    from kimi_lsp.index.worker import index_file
+
     if extract._outline is None:
         sys.exit("pgo_train: kimi_lsp.index._outline is not built")
     paths = [f.path for f in walk(IgnoreRules(ROOT))]

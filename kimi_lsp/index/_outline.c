@@ -15,7 +15,7 @@
  * Extractor.extract(source: bytes) -> (language_name, package, definitions, imports)
  * Extractor.match_count(source: bytes, query: bool = True) -> int
  *     Only the parse and (query=True) the query's matches, counted: what the benchmark compares the parse of
- *     this build with (bench/index.py).
+ *     this build with (bench/index.py, bench/parser_build.py).
  *
  * One Extractor per thread: its parser is not shared.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the cold indexer's extractor (kimi_lsp/index/_outline.c with tree-sitter's runtime) in place with
 # profile-guided optimisation: an instrumented build, a training run over this repository's own sources
-# (tools/pgo_train.py), then the build that uses the profile. Its parse is 10-20% faster than the same code
+# (tools/pgo_train.py), then the build that uses the profile. Its parse takes 15-30% less CPU than the same code
 # built without a profile, in every language (docs/index.md). If a step fails, the extractor is built again
 # without a profile, or else removed (indexing then runs in Python): an instrumented build is never left.
 #

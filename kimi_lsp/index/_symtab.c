@@ -6,6 +6,11 @@
  *     input order - what symtable._build_columns does in Python - and returns the '\n'-terminated names as one
  *     str, then the start offset of each name (plus the end) and the three int columns in that order, each as
  *     bytes of native uint32. The sort itself runs without the GIL (the compaction thread lets the loop run).
+ * merge(text, folded, offsets, fids, lines, colkinds, keep, names, fids, lines, colkinds, fold) -> the same
+ *     A base (its ASCII names and folded names as str, the four uint32 columns as buffers) folded with new
+ *     entries: the base's entries whose `keep` byte is non-zero (keep: bytes, or None for all), then the new
+ *     ones, in the order build() would give that concatenation. Only the new entries are sorted; the base is
+ *     already. For compactions (symtable.build_compacted).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -53,6 +58,51 @@ fail:
     return NULL;
 }
 
+/* The sort entries of n names: each name's UTF-8 and its folded form (ASCII lowered into *lowered, others
+ * through fold(), kept alive in `keep`). Returns 0, or -1 with an exception set. */
+static int prepare(PyObject **items, Py_ssize_t n, PyObject *fold, PyObject *keep, Entry **entries_out,
+                   char **lowered_out) {
+    Py_ssize_t ascii_bytes = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_Check(items[i])) {
+            PyErr_SetString(PyExc_TypeError, "names must be str");
+            return -1;
+        }
+        if (PyUnicode_IS_ASCII(items[i])) ascii_bytes += PyUnicode_GET_LENGTH(items[i]);
+    }
+    Entry *entries = *entries_out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Entry));
+    char *cursor = *lowered_out = PyMem_Malloc((size_t)(ascii_bytes ? ascii_bytes : 1));
+    if (entries == NULL || cursor == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Entry *e = &entries[i];
+        e->index = i;
+        e->name = PyUnicode_AsUTF8AndSize(items[i], &e->name_len);
+        if (e->name == NULL) return -1;
+        if (PyUnicode_IS_ASCII(items[i])) {
+            for (Py_ssize_t j = 0; j < e->name_len; j++) {
+                char c = e->name[j];
+                cursor[j] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            }
+            e->folded = cursor;
+            e->folded_len = e->name_len;
+            cursor += e->name_len;
+        } else {
+            PyObject *folded = PyObject_CallOneArg(fold, items[i]);
+            if (folded == NULL || PyList_Append(keep, folded) < 0) {
+                Py_XDECREF(folded);
+                return -1;
+            }
+            Py_DECREF(folded);
+            e->folded = PyUnicode_AsUTF8AndSize(folded, &e->folded_len);
+            if (e->folded == NULL) return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *build(PyObject *module, PyObject *args) {
     PyObject *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
     if (!PyArg_ParseTuple(args, "OOOOO", &names_arg, &fids_arg, &lines_arg, &colkinds_arg, &fold)) return NULL;
@@ -72,46 +122,8 @@ static PyObject *build(PyObject *module, PyObject *args) {
         goto done;
     }
     PyObject **items = PySequence_Fast_ITEMS(names);
-    Py_ssize_t ascii_bytes = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyUnicode_Check(items[i])) {
-            PyErr_SetString(PyExc_TypeError, "names must be str");
-            goto done;
-        }
-        if (PyUnicode_IS_ASCII(items[i])) ascii_bytes += PyUnicode_GET_LENGTH(items[i]);
-    }
-    entries = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Entry));
-    lowered = PyMem_Malloc((size_t)(ascii_bytes ? ascii_bytes : 1));
     keep = PyList_New(0); /* folded forms of non-ASCII names, alive until the sort is done */
-    if (entries == NULL || lowered == NULL || keep == NULL) {
-        if (!PyErr_Occurred()) PyErr_NoMemory();
-        goto done;
-    }
-    char *cursor = lowered;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Entry *e = &entries[i];
-        e->index = i;
-        e->name = PyUnicode_AsUTF8AndSize(items[i], &e->name_len);
-        if (e->name == NULL) goto done;
-        if (PyUnicode_IS_ASCII(items[i])) {
-            for (Py_ssize_t j = 0; j < e->name_len; j++) {
-                char c = e->name[j];
-                cursor[j] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-            }
-            e->folded = cursor;
-            e->folded_len = e->name_len;
-            cursor += e->name_len;
-        } else {
-            PyObject *folded = PyObject_CallOneArg(fold, items[i]);
-            if (folded == NULL || PyList_Append(keep, folded) < 0) {
-                Py_XDECREF(folded);
-                goto done;
-            }
-            Py_DECREF(folded);
-            e->folded = PyUnicode_AsUTF8AndSize(folded, &e->folded_len);
-            if (e->folded == NULL) goto done;
-        }
-    }
+    if (keep == NULL || prepare(items, n, fold, keep, &entries, &lowered) < 0) goto done;
     Py_BEGIN_ALLOW_THREADS /* the entries point into strings that `names` and `keep` hold; nothing else */
     qsort(entries, (size_t)n, sizeof(Entry), by_key);
     Py_END_ALLOW_THREADS
@@ -163,9 +175,160 @@ done:
     return result;
 }
 
+static PyObject *uint32_bytes(Py_ssize_t n, uint32_t **data) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
+    if (out != NULL) *data = (uint32_t *)PyBytes_AS_STRING(out);
+    return out;
+}
+
+static int put_uint32(uint32_t *out, PyObject *value) {
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long)-1 && PyErr_Occurred()) return -1;
+    if (v > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "symbol table value does not fit 32 bits");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static PyObject *merge(PyObject *module, PyObject *args) {
+    PyObject *base_text, *base_folded, *keep_arg, *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
+    Py_buffer offs = {0}, bfids = {0}, blines = {0}, bcolkinds = {0}, keep = {0};
+    if (!PyArg_ParseTuple(args, "UUy*y*y*y*OOOOOO", &base_text, &base_folded, &offs, &bfids, &blines, &bcolkinds,
+                          &keep_arg, &names_arg, &fids_arg, &lines_arg, &colkinds_arg, &fold)) return NULL;
+    PyObject *names = NULL, *fids = NULL, *lines = NULL, *colkinds = NULL, *folded_keep = NULL, *result = NULL;
+    PyObject *text = NULL, *offsets = NULL, *out_fids = NULL, *out_lines = NULL, *out_colkinds = NULL;
+    Entry *entries = NULL;
+    char *lowered = NULL, *utf8 = NULL;
+    Py_ssize_t bn = bfids.len / (Py_ssize_t)sizeof(uint32_t), text_len, folded_len;
+    const char *btext = PyUnicode_AsUTF8AndSize(base_text, &text_len);
+    const char *bfolded = btext ? PyUnicode_AsUTF8AndSize(base_folded, &folded_len) : NULL;
+    if (bfolded == NULL) goto done;
+    const uint32_t *off = offs.buf, *bfid = bfids.buf, *bline = blines.buf, *bck = bcolkinds.buf;
+    if (!PyUnicode_IS_ASCII(base_text) || !PyUnicode_IS_ASCII(base_folded) || folded_len != text_len
+            || offs.len != (bn + 1) * (Py_ssize_t)sizeof(uint32_t) || blines.len != bfids.len
+            || bcolkinds.len != bfids.len || off[bn] != (uint32_t)text_len) {
+        PyErr_SetString(PyExc_ValueError, "merge() takes an ASCII base and columns of its length");
+        goto done;
+    }
+    if (keep_arg != Py_None) {
+        if (PyObject_GetBuffer(keep_arg, &keep, PyBUF_SIMPLE) < 0) goto done;
+        if (keep.len != bn) {
+            PyErr_SetString(PyExc_ValueError, "keep must have one byte per base entry");
+            goto done;
+        }
+    }
+    const unsigned char *kept_mask = keep.buf;
+
+    names = PySequence_Tuple(names_arg); /* our own tuple: the sort runs without the GIL, on its strings */
+    fids = names ? PySequence_Fast(fids_arg, "fids must be a sequence") : NULL;
+    lines = fids ? PySequence_Fast(lines_arg, "lines must be a sequence") : NULL;
+    colkinds = lines ? PySequence_Fast(colkinds_arg, "colkinds must be a sequence") : NULL;
+    if (colkinds == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(names);
+    if (PySequence_Fast_GET_SIZE(fids) != n || PySequence_Fast_GET_SIZE(lines) != n
+            || PySequence_Fast_GET_SIZE(colkinds) != n) {
+        PyErr_SetString(PyExc_ValueError, "columns differ in length");
+        goto done;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(names);
+    folded_keep = PyList_New(0);
+    if (folded_keep == NULL || prepare(items, n, fold, folded_keep, &entries, &lowered) < 0) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    qsort(entries, (size_t)n, sizeof(Entry), by_key);
+    Py_END_ALLOW_THREADS
+
+    Py_ssize_t m = n, bytes = 0;
+    for (Py_ssize_t i = 0; i < bn; i++) {
+        if (kept_mask == NULL || kept_mask[i]) {
+            m++;
+            bytes += off[i + 1] - off[i]; /* the name and its newline */
+        }
+    }
+    for (Py_ssize_t j = 0; j < n; j++) bytes += entries[j].name_len + 1;
+    uint32_t *starts, *ofid, *oline, *ock;
+    utf8 = PyMem_Malloc((size_t)(bytes ? bytes : 1));
+    offsets = uint32_bytes(m + 1, &starts);
+    out_fids = offsets ? uint32_bytes(m, &ofid) : NULL;
+    out_lines = out_fids ? uint32_bytes(m, &oline) : NULL;
+    out_colkinds = out_lines ? uint32_bytes(m, &ock) : NULL;
+    if (utf8 == NULL || out_colkinds == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    /* both runs are sorted by (folded, name) with ties in input order, and the base came first: on a tie the
+     * base entry goes first, so the result is what sorting the concatenation would give */
+    char *cursor = utf8;
+    uint64_t chars = 0;
+    Py_ssize_t i = 0, j = 0, k = 0;
+    starts[0] = 0;
+    while (kept_mask != NULL && i < bn && !kept_mask[i]) i++;
+    while (i < bn || j < n) {
+        int take_base = j == n;
+        if (i < bn && j < n) {
+            const Entry *e = &entries[j];
+            Py_ssize_t len = off[i + 1] - off[i] - 1;
+            int c = compare_bytes(bfolded + off[i], len, e->folded, e->folded_len);
+            if (c == 0) c = compare_bytes(btext + off[i], len, e->name, e->name_len);
+            take_base = c <= 0;
+        }
+        if (take_base) {
+            Py_ssize_t len = off[i + 1] - off[i];
+            memcpy(cursor, btext + off[i], (size_t)len);
+            cursor += len;
+            chars += (uint64_t)len;
+            ofid[k] = bfid[i];
+            oline[k] = bline[i];
+            ock[k] = bck[i];
+            i++;
+            while (kept_mask != NULL && i < bn && !kept_mask[i]) i++;
+        } else {
+            const Entry *e = &entries[j++];
+            memcpy(cursor, e->name, (size_t)e->name_len);
+            cursor += e->name_len;
+            *cursor++ = '\n';
+            chars += (uint64_t)PyUnicode_GET_LENGTH(items[e->index]) + 1;
+            if (put_uint32(&ofid[k], PySequence_Fast_GET_ITEM(fids, e->index)) < 0
+                    || put_uint32(&oline[k], PySequence_Fast_GET_ITEM(lines, e->index)) < 0
+                    || put_uint32(&ock[k], PySequence_Fast_GET_ITEM(colkinds, e->index)) < 0) goto done;
+        }
+        if (chars > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "symbol names do not fit 32-bit offsets");
+            goto done;
+        }
+        starts[++k] = (uint32_t)chars;
+    }
+    text = PyUnicode_DecodeUTF8(utf8, bytes, "strict");
+    if (text != NULL) result = PyTuple_Pack(5, text, offsets, out_fids, out_lines, out_colkinds);
+done:
+    PyBuffer_Release(&offs);
+    PyBuffer_Release(&bfids);
+    PyBuffer_Release(&blines);
+    PyBuffer_Release(&bcolkinds);
+    if (keep.obj != NULL) PyBuffer_Release(&keep);
+    PyMem_Free(entries);
+    PyMem_Free(lowered);
+    PyMem_Free(utf8);
+    Py_XDECREF(folded_keep);
+    Py_XDECREF(names);
+    Py_XDECREF(fids);
+    Py_XDECREF(lines);
+    Py_XDECREF(colkinds);
+    Py_XDECREF(text);
+    Py_XDECREF(offsets);
+    Py_XDECREF(out_fids);
+    Py_XDECREF(out_lines);
+    Py_XDECREF(out_colkinds);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build", build, METH_VARARGS,
      "build(names, fids, lines, colkinds, fold) -> (text, offsets, fids, lines, colkinds): the sorted base"},
+    {"merge", merge, METH_VARARGS,
+     "merge(text, folded, offsets, fids, lines, colkinds, keep, names, fids, lines, colkinds, fold) -> "
+     "(text, offsets, fids, lines, colkinds): an ASCII base's kept entries and new ones, as build would sort them"},
     {NULL, NULL, 0, NULL},
 };
 

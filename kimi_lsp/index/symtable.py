@@ -87,9 +87,14 @@ def _build_columns(names: Sequence[str], fids: Sequence[int], lines: Sequence[in
     """build_base on columns: in C when the `_symtab` extension is built, else `_build_columns_python`."""
     if _symtab is None:
         return _build_columns_python(names, fids, lines, colkinds)
-    text, offsets, *columns = _symtab.build(names, fids, lines, colkinds, fold)
+    return _base_of(_symtab.build(names, fids, lines, colkinds, fold))
+
+
+def _base_of(built: tuple[str, bytes, bytes, bytes, bytes]) -> Base:
+    """A Base from the extension's (text, offsets, fids, lines, colkinds)."""
+    text, *blobs = built
     arrays = [array("I") for _ in range(4)]
-    for arr, blob in zip(arrays, (offsets, *columns)):
+    for arr, blob in zip(arrays, blobs):
         arr.frombytes(blob)
     return Base(text, fold(text), *arrays)
 
@@ -116,7 +121,34 @@ class CompactionInput(NamedTuple):
 
 
 def build_compacted(inp: CompactionInput) -> Base:
-    """The live entries of a snapshot, as a new base (pure; safe to run in a thread)."""
+    """The live entries of a snapshot, as a new base (pure; safe to run in a thread). With the extension and an
+    ASCII base (the common case), only the overlay is sorted and merged into the base, in C."""
+    base, dead = inp.base, inp.dead
+    if _symtab is not None and base.names.isascii():
+        names, fids, lines, colkinds = _overlay_columns(inp.overlay)
+        keep = bytes([fid not in dead for fid in base.fids]) if dead else None
+        merged = _base_of(_symtab.merge(base.names, base.folded, base.offsets, base.fids, base.lines,
+                                        base.colkinds, keep, names, fids, lines, colkinds, fold))
+        return merged if len(merged) else EMPTY_BASE
+    return _compacted_by_sort(inp)
+
+
+def _overlay_columns(overlay: dict[int, FileSymbols]) -> tuple[list[str], list[int], list[int], list[int]]:
+    names: list[str] = []
+    fids: list[int] = []
+    lines: list[int] = []
+    colkinds: list[int] = []
+    for fid, symbols in overlay.items():
+        for name, line, colkind in symbols:
+            names.append(name)
+            fids.append(fid)
+            lines.append(line)
+            colkinds.append(colkind)
+    return names, fids, lines, colkinds
+
+
+def _compacted_by_sort(inp: CompactionInput) -> Base:
+    """build_compacted by sorting everything again: the reference, and the way for non-ASCII bases."""
     base, dead = inp.base, inp.dead
     starts, text = base.offsets, base.names
     names = [text[start:end - 1] for start, end in zip(starts, islice(starts, 1, None))]
@@ -125,12 +157,11 @@ def build_compacted(inp: CompactionInput) -> Base:
         live = [fid not in dead for fid in fids]
         names = list(compress(names, live))
         fids, lines, colkinds = list(compress(fids, live)), list(compress(lines, live)), list(compress(colkinds, live))
-    for fid, symbols in inp.overlay.items():
-        for name, line, colkind in symbols:
-            names.append(name)
-            fids.append(fid)
-            lines.append(line)
-            colkinds.append(colkind)
+    more = _overlay_columns(inp.overlay)
+    names += more[0]
+    fids += more[1]
+    lines += more[2]
+    colkinds += more[3]
     return _build_columns(names, fids, lines, colkinds) if names else EMPTY_BASE
 
 

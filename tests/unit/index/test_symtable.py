@@ -87,3 +87,32 @@ def test_the_c_sort_builds_the_same_base_as_python(rows: list[tuple[str, int, in
     names, fids, lines, colkinds = columns
     assert symtable._build_columns(names, fids, lines, colkinds) == \
         symtable._build_columns_python(names, fids, lines, colkinds)
+
+
+_ASCII_NAME = st.text(st.sampled_from(list("aAbBzZ_09")), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base_rows=st.lists(st.tuples(_ASCII_NAME, st.integers(0, 30), st.integers(0, 50), st.integers(0, 2**32 - 1)),
+                          max_size=60),
+       overlay=st.dictionaries(st.integers(0, 40), st.lists(st.tuples(st.text(_NAME_CHARS, max_size=6),
+                                                                      st.integers(0, 50), st.integers(0, 2**32 - 1)),
+                                                            max_size=5).map(tuple), max_size=8),
+       dead=st.frozensets(st.integers(0, 30), max_size=10))
+def test_merging_new_symbols_into_a_base_gives_what_sorting_everything_gives(
+        base_rows: list[tuple[str, int, int, int]], overlay: dict[int, tuple[tuple[str, int, int], ...]],
+        dead: frozenset[int]) -> None:
+    if symtable._symtab is None:
+        compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+        assert shutil.which(compiler) is None, "the _symtab extension is not built (make venv builds it)"
+        pytest.skip("no C compiler here, so no C extension")
+    base = symtable.build_base(base_rows)
+    inp = symtable.CompactionInput(base, overlay, dead)
+    live = [i for i in range(len(base)) if base.fids[i] not in dead]
+    more = symtable._overlay_columns(overlay)
+    names = [base.name(i) for i in live] + more[0]
+    expected = symtable._build_columns_python(
+        names, [base.fids[i] for i in live] + more[1], [base.lines[i] for i in live] + more[2],
+        [base.colkinds[i] for i in live] + more[3]) if names else symtable.EMPTY_BASE
+    assert build_compacted(inp) == expected  # the merge: the base is ASCII
+    assert symtable._compacted_by_sort(inp) == expected

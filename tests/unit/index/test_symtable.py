@@ -72,6 +72,14 @@ def test_best_matches_are_not_cut_off_by_many_weak_ones() -> None:
     assert names(table.search("PARSE", 1)) == ["parse"]
 
 
+def require_extension() -> None:
+    """Skip where there is no C compiler (so no extension); fail where there is one but no extension."""
+    if symtable._symtab is None:
+        compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+        assert shutil.which(compiler) is None, "the _symtab extension is not built (make venv builds it)"
+        pytest.skip("no C compiler here, so no C extension")
+
+
 _NAME_CHARS = st.sampled_from(list("aAbBzZ_09") + ["é", "É", "İ", "ß", "ǅ", "😀", "\u0130", "Σ", "ς"])
 
 
@@ -79,10 +87,7 @@ _NAME_CHARS = st.sampled_from(list("aAbBzZ_09") + ["é", "É", "İ", "ß", "ǅ",
 @given(st.lists(st.tuples(st.text(_NAME_CHARS, max_size=6), st.integers(0, 2**32 - 1), st.integers(0, 50),
                           st.integers(0, 2**32 - 1)), max_size=60))
 def test_the_c_sort_builds_the_same_base_as_python(rows: list[tuple[str, int, int, int]]) -> None:
-    if symtable._symtab is None:
-        compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-        assert shutil.which(compiler) is None, "the _symtab extension is not built (make venv builds it)"
-        pytest.skip("no C compiler here, so no C extension")
+    require_extension()
     columns = [list(column) for column in zip(*rows)] if rows else [[], [], [], []]
     names, fids, lines, colkinds = columns
     assert symtable._build_columns(names, fids, lines, colkinds) == \
@@ -102,10 +107,7 @@ _ASCII_NAME = st.text(st.sampled_from(list("aAbBzZ_09")), max_size=6)
 def test_merging_new_symbols_into_a_base_gives_what_sorting_everything_gives(
         base_rows: list[tuple[str, int, int, int]], overlay: dict[int, tuple[tuple[str, int, int], ...]],
         dead: frozenset[int]) -> None:
-    if symtable._symtab is None:
-        compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-        assert shutil.which(compiler) is None, "the _symtab extension is not built (make venv builds it)"
-        pytest.skip("no C compiler here, so no C extension")
+    require_extension()
     base = symtable.build_base(base_rows)
     inp = symtable.CompactionInput(base, overlay, dead)
     live = [i for i in range(len(base)) if base.fids[i] not in dead]

@@ -17,6 +17,9 @@ from kimi_lsp.index.languages import spec_for_path
 from kimi_lsp.index.model import KIND_CODE, Outline, RawOutline, decode_raw, encode_raw
 from kimi_lsp.index.secrets import is_secret_path
 
+# read-only, binary on Windows, not inherited, and never waiting for a writer (a FIFO named like a source file)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
 # (name, line, col, kind code) of every definition's name
 Symbols = tuple[tuple[str, int, int, int], ...]
 # the symbol table's per-file form: (name, line, col << 5 | kind code)
@@ -66,7 +69,7 @@ def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileRes
     if spec is None or is_secret_path(path):
         return _skipped(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block the worker
+        fd = os.open(path, _OPEN_FLAGS)
         try:
             st = os.fstat(fd)
             data = read_capped(fd, st.st_size, max_bytes) if stat.S_ISREG(st.st_mode) else None

@@ -38,24 +38,29 @@ static int by_key(const void *x, const void *y) {
     return c;
 }
 
+static int put_uint32(uint32_t *out, PyObject *value) {
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long)-1 && PyErr_Occurred()) return -1;
+    if (v > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "symbol table value does not fit 32 bits");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static PyObject *uint32_column(PyObject *column, const Entry *entries, Py_ssize_t n) {
     PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
     if (out == NULL) return NULL;
     uint32_t *data = (uint32_t *)PyBytes_AS_STRING(out);
     PyObject **items = PySequence_Fast_ITEMS(column);
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned long value = PyLong_AsUnsignedLong(items[entries[i].index]);
-        if (value == (unsigned long)-1 && PyErr_Occurred()) goto fail;
-        if (value > UINT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "symbol table value does not fit 32 bits");
-            goto fail;
+        if (put_uint32(&data[i], items[entries[i].index]) < 0) {
+            Py_DECREF(out);
+            return NULL;
         }
-        data[i] = (uint32_t)value;
     }
     return out;
-fail:
-    Py_DECREF(out);
-    return NULL;
 }
 
 /* The sort entries of n names: each name's UTF-8 and its folded form (ASCII lowered into *lowered, others
@@ -103,30 +108,61 @@ static int prepare(PyObject **items, Py_ssize_t n, PyObject *fold, PyObject *kee
     return 0;
 }
 
+/* Columns of names and values, taken and sorted by (folded name, name, position): what build() and merge()
+ * both start from. sort_columns() fills it (0, or -1 with an exception set); release_columns() frees it, either
+ * way. */
+typedef struct {
+    PyObject *names, *fids, *lines, *colkinds; /* names: our own tuple (the sort runs without the GIL, on its
+                                                * strings); the others: fast sequences */
+    PyObject *folded;                          /* folded forms of non-ASCII names, alive as long as the entries */
+    Entry *entries;                            /* sorted */
+    char *lowered;
+    Py_ssize_t n;
+} Columns;
+
+static int sort_columns(Columns *c, PyObject *names, PyObject *fids, PyObject *lines, PyObject *colkinds,
+                        PyObject *fold) {
+    c->names = PySequence_Tuple(names);
+    c->fids = c->names ? PySequence_Fast(fids, "fids must be a sequence") : NULL;
+    c->lines = c->fids ? PySequence_Fast(lines, "lines must be a sequence") : NULL;
+    c->colkinds = c->lines ? PySequence_Fast(colkinds, "colkinds must be a sequence") : NULL;
+    if (c->colkinds == NULL) return -1;
+    c->n = PySequence_Fast_GET_SIZE(c->names);
+    if (PySequence_Fast_GET_SIZE(c->fids) != c->n || PySequence_Fast_GET_SIZE(c->lines) != c->n
+            || PySequence_Fast_GET_SIZE(c->colkinds) != c->n) {
+        PyErr_SetString(PyExc_ValueError, "columns differ in length");
+        return -1;
+    }
+    c->folded = PyList_New(0);
+    if (c->folded == NULL
+            || prepare(PySequence_Fast_ITEMS(c->names), c->n, fold, c->folded, &c->entries, &c->lowered) < 0) {
+        return -1;
+    }
+    Py_BEGIN_ALLOW_THREADS /* the entries point into strings that `names` and `folded` hold; nothing else */
+    qsort(c->entries, (size_t)c->n, sizeof(Entry), by_key);
+    Py_END_ALLOW_THREADS
+    return 0;
+}
+
+static void release_columns(Columns *c) {
+    PyMem_Free(c->entries);
+    PyMem_Free(c->lowered);
+    Py_XDECREF(c->folded);
+    Py_XDECREF(c->names);
+    Py_XDECREF(c->fids);
+    Py_XDECREF(c->lines);
+    Py_XDECREF(c->colkinds);
+}
+
 static PyObject *build(PyObject *module, PyObject *args) {
     PyObject *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
     if (!PyArg_ParseTuple(args, "OOOOO", &names_arg, &fids_arg, &lines_arg, &colkinds_arg, &fold)) return NULL;
-    PyObject *names = NULL, *fids = NULL, *lines = NULL, *colkinds = NULL, *keep = NULL, *sorted = NULL;
-    PyObject *text = NULL, *offsets = NULL, *result = NULL;
-    Entry *entries = NULL;
-    char *lowered = NULL;
-    names = PySequence_Tuple(names_arg); /* our own tuple: the sort runs without the GIL, on its strings */
-    fids = names ? PySequence_Fast(fids_arg, "fids must be a sequence") : NULL;
-    lines = fids ? PySequence_Fast(lines_arg, "lines must be a sequence") : NULL;
-    colkinds = lines ? PySequence_Fast(colkinds_arg, "colkinds must be a sequence") : NULL;
-    if (colkinds == NULL) goto done;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(names);
-    if (PySequence_Fast_GET_SIZE(fids) != n || PySequence_Fast_GET_SIZE(lines) != n
-            || PySequence_Fast_GET_SIZE(colkinds) != n) {
-        PyErr_SetString(PyExc_ValueError, "columns differ in length");
-        goto done;
-    }
-    PyObject **items = PySequence_Fast_ITEMS(names);
-    keep = PyList_New(0); /* folded forms of non-ASCII names, alive until the sort is done */
-    if (keep == NULL || prepare(items, n, fold, keep, &entries, &lowered) < 0) goto done;
-    Py_BEGIN_ALLOW_THREADS /* the entries point into strings that `names` and `keep` hold; nothing else */
-    qsort(entries, (size_t)n, sizeof(Entry), by_key);
-    Py_END_ALLOW_THREADS
+    PyObject *sorted = NULL, *text = NULL, *offsets = NULL, *result = NULL;
+    Columns c = {0};
+    if (sort_columns(&c, names_arg, fids_arg, lines_arg, colkinds_arg, fold) < 0) goto done;
+    Py_ssize_t n = c.n;
+    const Entry *entries = c.entries;
+    PyObject **items = PySequence_Fast_ITEMS(c.names);
 
     sorted = PyList_New(n + 1); /* the names in order, then "" so that the join ends with a newline */
     offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(uint32_t));
@@ -152,9 +188,9 @@ static PyObject *build(PyObject *module, PyObject *args) {
     text = PyUnicode_Join(newline, sorted);
     Py_DECREF(newline);
     if (text == NULL) goto done;
-    PyObject *fid_bytes = uint32_column(fids, entries, n);
-    PyObject *line_bytes = fid_bytes ? uint32_column(lines, entries, n) : NULL;
-    PyObject *colkind_bytes = line_bytes ? uint32_column(colkinds, entries, n) : NULL;
+    PyObject *fid_bytes = uint32_column(c.fids, entries, n);
+    PyObject *line_bytes = fid_bytes ? uint32_column(c.lines, entries, n) : NULL;
+    PyObject *colkind_bytes = line_bytes ? uint32_column(c.colkinds, entries, n) : NULL;
     if (colkind_bytes != NULL) {
         result = PyTuple_Pack(5, text, offsets, fid_bytes, line_bytes, colkind_bytes);
     }
@@ -162,16 +198,10 @@ static PyObject *build(PyObject *module, PyObject *args) {
     Py_XDECREF(line_bytes);
     Py_XDECREF(colkind_bytes);
 done:
-    PyMem_Free(entries);
-    PyMem_Free(lowered);
-    Py_XDECREF(keep);
+    release_columns(&c);
     Py_XDECREF(sorted);
     Py_XDECREF(text);
     Py_XDECREF(offsets);
-    Py_XDECREF(names);
-    Py_XDECREF(fids);
-    Py_XDECREF(lines);
-    Py_XDECREF(colkinds);
     return result;
 }
 
@@ -181,26 +211,15 @@ static PyObject *uint32_bytes(Py_ssize_t n, uint32_t **data) {
     return out;
 }
 
-static int put_uint32(uint32_t *out, PyObject *value) {
-    unsigned long v = PyLong_AsUnsignedLong(value);
-    if (v == (unsigned long)-1 && PyErr_Occurred()) return -1;
-    if (v > UINT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "symbol table value does not fit 32 bits");
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static PyObject *merge(PyObject *module, PyObject *args) {
     PyObject *base_text, *base_folded, *keep_arg, *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
     Py_buffer offs = {0}, bfids = {0}, blines = {0}, bcolkinds = {0}, keep = {0};
     if (!PyArg_ParseTuple(args, "UUy*y*y*y*OOOOOO", &base_text, &base_folded, &offs, &bfids, &blines, &bcolkinds,
                           &keep_arg, &names_arg, &fids_arg, &lines_arg, &colkinds_arg, &fold)) return NULL;
-    PyObject *names = NULL, *fids = NULL, *lines = NULL, *colkinds = NULL, *folded_keep = NULL, *result = NULL;
-    PyObject *text = NULL, *offsets = NULL, *out_fids = NULL, *out_lines = NULL, *out_colkinds = NULL;
-    Entry *entries = NULL;
-    char *lowered = NULL, *utf8 = NULL;
+    PyObject *result = NULL, *text = NULL, *offsets = NULL, *out_fids = NULL, *out_lines = NULL;
+    PyObject *out_colkinds = NULL;
+    Columns c = {0};
+    char *utf8 = NULL;
     Py_ssize_t bn = bfids.len / (Py_ssize_t)sizeof(uint32_t), text_len, folded_len;
     const char *btext = PyUnicode_AsUTF8AndSize(base_text, &text_len);
     const char *bfolded = btext ? PyUnicode_AsUTF8AndSize(base_folded, &folded_len) : NULL;
@@ -221,23 +240,10 @@ static PyObject *merge(PyObject *module, PyObject *args) {
     }
     const unsigned char *kept_mask = keep.buf;
 
-    names = PySequence_Tuple(names_arg); /* our own tuple: the sort runs without the GIL, on its strings */
-    fids = names ? PySequence_Fast(fids_arg, "fids must be a sequence") : NULL;
-    lines = fids ? PySequence_Fast(lines_arg, "lines must be a sequence") : NULL;
-    colkinds = lines ? PySequence_Fast(colkinds_arg, "colkinds must be a sequence") : NULL;
-    if (colkinds == NULL) goto done;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(names);
-    if (PySequence_Fast_GET_SIZE(fids) != n || PySequence_Fast_GET_SIZE(lines) != n
-            || PySequence_Fast_GET_SIZE(colkinds) != n) {
-        PyErr_SetString(PyExc_ValueError, "columns differ in length");
-        goto done;
-    }
-    PyObject **items = PySequence_Fast_ITEMS(names);
-    folded_keep = PyList_New(0);
-    if (folded_keep == NULL || prepare(items, n, fold, folded_keep, &entries, &lowered) < 0) goto done;
-    Py_BEGIN_ALLOW_THREADS
-    qsort(entries, (size_t)n, sizeof(Entry), by_key);
-    Py_END_ALLOW_THREADS
+    if (sort_columns(&c, names_arg, fids_arg, lines_arg, colkinds_arg, fold) < 0) goto done;
+    Py_ssize_t n = c.n;
+    const Entry *entries = c.entries;
+    PyObject **items = PySequence_Fast_ITEMS(c.names);
 
     Py_ssize_t m = n, bytes = 0;
     for (Py_ssize_t i = 0; i < bn; i++) {
@@ -289,9 +295,9 @@ static PyObject *merge(PyObject *module, PyObject *args) {
             cursor += e->name_len;
             *cursor++ = '\n';
             chars += (uint64_t)PyUnicode_GET_LENGTH(items[e->index]) + 1;
-            if (put_uint32(&ofid[k], PySequence_Fast_GET_ITEM(fids, e->index)) < 0
-                    || put_uint32(&oline[k], PySequence_Fast_GET_ITEM(lines, e->index)) < 0
-                    || put_uint32(&ock[k], PySequence_Fast_GET_ITEM(colkinds, e->index)) < 0) goto done;
+            if (put_uint32(&ofid[k], PySequence_Fast_GET_ITEM(c.fids, e->index)) < 0
+                    || put_uint32(&oline[k], PySequence_Fast_GET_ITEM(c.lines, e->index)) < 0
+                    || put_uint32(&ock[k], PySequence_Fast_GET_ITEM(c.colkinds, e->index)) < 0) goto done;
         }
         if (chars > UINT32_MAX) {
             PyErr_SetString(PyExc_OverflowError, "symbol names do not fit 32-bit offsets");
@@ -307,14 +313,8 @@ done:
     PyBuffer_Release(&blines);
     PyBuffer_Release(&bcolkinds);
     if (keep.obj != NULL) PyBuffer_Release(&keep);
-    PyMem_Free(entries);
-    PyMem_Free(lowered);
+    release_columns(&c);
     PyMem_Free(utf8);
-    Py_XDECREF(folded_keep);
-    Py_XDECREF(names);
-    Py_XDECREF(fids);
-    Py_XDECREF(lines);
-    Py_XDECREF(colkinds);
     Py_XDECREF(text);
     Py_XDECREF(offsets);
     Py_XDECREF(out_fids);

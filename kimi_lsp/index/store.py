@@ -11,12 +11,11 @@ import hashlib
 import logging
 import os
 import sqlite3
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kimi_lsp.index.symtable import Base, build_base, fold
+from kimi_lsp.index.symtable import Base, base_from_blobs, build_base
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +190,7 @@ class IndexStore:
         row = self.db.execute("SELECT names, offsets, fids, lines, colkinds FROM symtab WHERE id = 1").fetchone()
         if valid is None or valid[0] != "1" or row is None:
             return None
-        names = bytes(row[0]).decode()
-        arrays = [array("I") for _ in range(4)]
-        for arr, blob in zip(arrays, row[1:]):
-            arr.frombytes(blob)
-        return Base(names, fold(names), *arrays)
+        return base_from_blobs(bytes(row[0]).decode(), *row[1:])
 
     def rebuild_symtab(self, symbols: Callable[[bytes], Iterable[tuple[str, int, int]]]) -> Base:
         """A symbol table from every stored outline (when the snapshot is stale). Uses its own connection, so

@@ -87,12 +87,12 @@ def _build_columns(names: Sequence[str], fids: Sequence[int], lines: Sequence[in
     """build_base on columns: in C when the `_symtab` extension is built, else `_build_columns_python`."""
     if _symtab is None:
         return _build_columns_python(names, fids, lines, colkinds)
-    return _base_of(_symtab.build(names, fids, lines, colkinds, fold))
+    return base_from_blobs(*_symtab.build(names, fids, lines, colkinds, fold))
 
 
-def _base_of(built: tuple[str, bytes, bytes, bytes, bytes]) -> Base:
-    """A Base from the extension's (text, offsets, fids, lines, colkinds)."""
-    text, *blobs = built
+def base_from_blobs(text: str, *blobs: bytes) -> Base:
+    """A Base from its names and its four columns as bytes of native uint32 (offsets, fids, lines, colkinds):
+    the form the extension returns and the cache stores."""
     arrays = [array("I") for _ in range(4)]
     for arr, blob in zip(arrays, blobs):
         arr.frombytes(blob)
@@ -127,8 +127,8 @@ def build_compacted(inp: CompactionInput) -> Base:
     if _symtab is not None and base.names.isascii():
         names, fids, lines, colkinds = _overlay_columns(inp.overlay)
         keep = bytes([fid not in dead for fid in base.fids]) if dead else None
-        merged = _base_of(_symtab.merge(base.names, base.folded, base.offsets, base.fids, base.lines,
-                                        base.colkinds, keep, names, fids, lines, colkinds, fold))
+        merged = base_from_blobs(*_symtab.merge(base.names, base.folded, base.offsets, base.fids, base.lines,
+                                                base.colkinds, keep, names, fids, lines, colkinds, fold))
         return merged if len(merged) else EMPTY_BASE
     return _compacted_by_sort(inp)
 

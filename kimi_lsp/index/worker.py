@@ -51,10 +51,6 @@ def symbols_of(outline: Outline) -> Symbols:
                  for d in outline.definitions)
 
 
-def raw_symbols_of(raw: RawOutline) -> Symbols:
-    return tuple((d[0], d[6], d[7], d[1]) for d in raw[2])
-
-
 def packed_symbols_of(raw: RawOutline) -> PackedSymbols:
     return tuple([(d[0], d[6], d[7] << 5 | d[1]) for d in raw[2]])  # a list first: half the cost of a generator
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TypeVar
 
-from kimi_lsp.index.worker import FileResult, index_batch
+from kimi_lsp.index.worker import FileResult, index_batch, index_batch_plain
 from kimi_lsp.processes import die_with_parent
 
 T = TypeVar("T")
@@ -60,15 +60,15 @@ async def run_jobs(jobs: Sequence[Job], max_bytes: int, workers: int, batch_size
 async def _drive(loop: asyncio.AbstractEventLoop, pool: Executor, jobs: Sequence[Job], max_bytes: int,
                  workers: int, batch_size: int) -> AsyncIterator[list[FileResult]]:
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
-    pending: set[asyncio.Future[list[FileResult]]] = set()
+    pending: set[asyncio.Future[list[tuple[object, ...]]]] = set()
     next_batch = 0
     while next_batch < len(batches) or pending:
         while next_batch < len(batches) and len(pending) < workers * 3:
-            pending.add(loop.run_in_executor(pool, index_batch, batches[next_batch], max_bytes))
+            pending.add(loop.run_in_executor(pool, index_batch_plain, batches[next_batch], max_bytes))
             next_batch += 1
         done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         for future in done:
-            yield future.result()
+            yield list(map(FileResult._make, future.result()))
 
 
 async def in_thread_settled(function: Callable[..., T], *args: object) -> T:

@@ -103,8 +103,15 @@ def read_capped(fd: int, size: int, max_bytes: int) -> bytes | None:
 
 
 def index_batch(items: Sequence[tuple[str, bytes | None]], max_bytes: int) -> list[FileResult]:
-    """Index many files (one pool task): [(path, known digest or None)]."""
+    """Index many files (one thread task): [(path, known digest or None)]."""
     return [index_file(path, digest, max_bytes) for path, digest in items]
+
+
+def index_batch_plain(items: Sequence[tuple[str, bytes | None]], max_bytes: int) -> list[tuple[object, ...]]:
+    """index_batch for a pool task: the results as plain tuples (`FileResult._make` restores them). A pool
+    pickles its results, and a NamedTuple pickles through a Python-level __getnewargs__ call: 5.2 us a file
+    against 1.5 for a plain tuple, a tenth of a small file's whole job."""
+    return [tuple(index_file(path, digest, max_bytes)) for path, digest in items]
 
 
 def _skipped(path: str) -> FileResult:

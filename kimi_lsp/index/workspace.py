@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from kimi_lsp.index.core import IndexCore, IndexSettings, ProgressCallback
+from kimi_lsp.index.core import MAX_BATCH, IndexCore, IndexSettings, ProgressCallback, Tally
 from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
 from kimi_lsp.index.documents import uri_to_path
-from kimi_lsp.index.jobs import Job, in_thread_settled, release_heap
+from kimi_lsp.index.jobs import Job, in_thread_settled, listed, release_heap
 from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
 )
@@ -259,5 +259,6 @@ class WorkspaceIndex(IndexCore):
                 jobs.append((path, record.digest if record is not None else None))
             elif record is not None:
                 self._remove([record])
-        await self._run_and_merge(jobs, None, 0, workers=0)
+        batches = listed(jobs[i:i + MAX_BATCH] for i in range(0, len(jobs), MAX_BATCH))
+        await self._run_and_merge(batches, None, Tally(len(jobs)), workers=0)
 

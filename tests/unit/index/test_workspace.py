@@ -331,3 +331,17 @@ async def test_a_file_whose_extraction_fails_costs_only_that_file(
     assert str(root / "bad.py") not in index.files
     assert f"could not index {root / 'bad.py'}: MemoryError: simulated" in caplog.text
     await index.close()
+
+
+async def test_indexing_pauses_the_cyclic_collector_and_reports_every_file(fixture_tree: Path,
+                                                                            tmp_path: Path) -> None:
+    import gc
+
+    seen: list[tuple[bool, Progress]] = []
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    await index.start(progress=lambda p: seen.append((gc.isenabled(), p)))
+    assert gc.isenabled()
+    assert seen and not any(enabled for enabled, _ in seen)
+    last = seen[-1][1]
+    assert last.done == last.total == len(index.files) > 0
+    await index.close()

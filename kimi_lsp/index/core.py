@@ -13,7 +13,7 @@ import gc
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +64,7 @@ class IndexCore:
         self._saved_base: Base | None = None
         self._resolver: Resolver | None = None
         self._compacting = False
+        self._background: set[asyncio.Task[None]] = set()  # compactions and snapshots in flight
 
     def _open_store(self) -> IndexStore:
         key = "\n".join(sorted(self.roots))
@@ -77,6 +78,7 @@ class IndexCore:
     async def _rebuild(self, progress: ProgressCallback | None, exc: Exception) -> None:
         log.warning("index cache failed (%s); rebuilding it", exc)
         assert self._store is not None
+        await self._settle()
         self._store.reset()
         self.files, self._by_fid, self.table, self._next_fid, self._resolver = {}, {}, SymbolTable(), 0, None
         await self._sync(progress, load_cache=False)
@@ -119,7 +121,7 @@ class IndexCore:
             await self._run_and_merge(self._changed(walk.chunks(), found, tally), progress, tally,
                                       self.settings.workers, pool)
         self._remove([r for p, r in self.files.items() if p not in found])
-        await self._save_symtab()
+        self._in_background(self._save_symtab())  # the index is complete; its cache snapshot can follow
 
     async def _changed(self, chunks: AsyncIterator[list[FoundFile]], found: set[str],
                        tally: Tally) -> AsyncIterator[list[Job]]:
@@ -143,7 +145,25 @@ class IndexCore:
         if batch:
             yield batch
 
+    def _in_background(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _settle(self) -> None:
+        """Wait for the compactions and snapshots running in the background."""
+        while self._background:
+            await asyncio.wait(set(self._background))
+
     async def _save_symtab(self) -> None:
+        """Compact the symbol table and write its snapshot to the cache, unless it is already there. A failed
+        write is logged: the next warm start rebuilds the table from the outlines."""
+        try:
+            await self._write_symtab()
+        except sqlite3.Error as exc:
+            log.warning("could not save the symbol table to the index cache: %s", exc)
+
+    async def _write_symtab(self) -> None:
         if self.table.generation == self._saved_generation and self.table.base is self._saved_base:
             return
         await self._compact()
@@ -171,7 +191,7 @@ class IndexCore:
             tally.done += len(results)
             _report(progress, Progress(tally.done, tally.total))
             if self.table.num_overlay_symbols > max(COMPACT_AFTER, len(self.table.base)) and not self._compacting:
-                asyncio.get_running_loop().create_task(self._compact())
+                self._in_background(self._compact())
         if self._store is not None:
             self._store.flush()
 
@@ -229,8 +249,9 @@ class IndexCore:
             return
         self._compacting = True
         try:
-            snapshot = self.table.compaction_input()
-            self.table.install_base(await asyncio.to_thread(build_compacted, snapshot))
+            table = self.table  # the one to fold into, even should a rebuild replace it meanwhile
+            snapshot = table.compaction_input()
+            table.install_base(await asyncio.to_thread(build_compacted, snapshot))
         finally:
             self._compacting = False
 

@@ -36,12 +36,13 @@ _PARENT_HINT = re.compile(r"(?i)\.(?:aws|docker|kube|ssh|gnupg)")
 
 def is_secret_path(path: str | PurePath) -> bool:
     """True when a file, by its name or place, may hold credentials and must never be read."""
-    parts = str(path).replace("\\", "/").lower().split("/")
-    name = parts[-1]
+    text = str(path).replace("\\", "/")
+    name = text.rpartition("/")[2].lower()
     if name in _SECRET_NAMES or _SECRET_GLOB_RE.match(name):
         return True
-    if not _PARENT_HINT.search(str(path)):
+    if not _PARENT_HINT.search(text):
         return False
+    parts = text.lower().split("/")
     for parent in parts[:-1]:
         if parent in _SECRET_PARENTS and _SECRET_PARENTS[parent] is None:
             return True

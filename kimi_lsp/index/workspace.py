@@ -80,6 +80,7 @@ class WorkspaceIndex(IndexCore):
             await asyncio.to_thread(self._watcher.stop)
             self._watcher = None
         if self._store is not None:
+            await self._settle()
             if self.ready:
                 await self._save_symtab()
             self._store.close()

@@ -345,3 +345,15 @@ async def test_indexing_pauses_the_cyclic_collector_and_reports_every_file(fixtu
     last = seen[-1][1]
     assert last.done == last.total == len(index.files) > 0
     await index.close()
+
+
+async def test_the_symbol_table_snapshot_follows_a_cold_start(fixture_tree: Path, tmp_path: Path) -> None:
+    from kimi_lsp.index.store import IndexStore
+
+    index = await started(fixture_tree, tmp_path)
+    await index._settle()
+    store = IndexStore(tmp_path / "cache.sqlite", "\n".join(index.roots))
+    base = store.load_symtab()  # written by the start, before any close
+    store.close()
+    assert base is not None and len(base) == len(index.workspace_symbols("", 100_000)) > 0
+    await index.close()

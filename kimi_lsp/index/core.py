@@ -196,42 +196,42 @@ class IndexCore:
             self._store.flush()
 
     def _merge(self, results: list[FileResult]) -> None:
+        """Fold one batch of results into the records, the symbol table and the cache. Open documents keep the
+        symbols of their editor text (documents.py); their files' records and outlines still update."""
         assert self._store is not None
-        indexed = [r for r in results if r.status == "indexed"]
-        records = [FileRecord(self._fid_for(r.path), r.path, r.language, r.size, r.mtime_ns, r.digest, r.package)
-                   for r in indexed]
-        self._store.upsert([(record, r.outline) for record, r in zip(records, indexed)])
+        files, by_fid, table = self.files, self._by_fid, self.table
         open_paths = {d.path for d in self.documents}
-        for record, r in zip(records, indexed):
-            self._put(record)
-            if r.path not in open_paths:
-                self.table.replace_file(record.fid, r.symbols)
-        touched = []
+        rows: list[tuple[FileRecord, bytes]] = []
+        touched: list[tuple[int, int, int]] = []
+        gone: list[FileRecord] = []
         for r in results:
-            old = self.files.get(r.path)
-            if r.status == "unchanged" and old is not None:
-                self._put(FileRecord(old.fid, r.path, old.language, r.size, r.mtime_ns, old.digest, old.package))
+            old = files.get(r.path)
+            if r.status == "indexed":
+                if old is None:
+                    self._next_fid += 1
+                    self._resolver = None
+                record = FileRecord(self._next_fid if old is None else old.fid, r.path, r.language, r.size,
+                                    r.mtime_ns, r.digest, r.package)
+                files[r.path] = by_fid[record.fid] = record
+                rows.append((record, r.outline))
+                if r.path in open_paths:
+                    continue
+                if old is None:
+                    table.add_file(record.fid, r.symbols)
+                else:
+                    table.replace_file(record.fid, r.symbols)
+            elif r.status == "unchanged" and old is not None:
+                files[r.path] = by_fid[old.fid] = old._replace(size=r.size, mtime_ns=r.mtime_ns)
                 touched.append((old.fid, r.size, r.mtime_ns))
-            elif r.status != "indexed":  # skipped or failed
+            else:  # skipped or failed
                 if r.error:
                     log.warning("could not index %s: %s", r.path, r.error)
                 if old is not None:
-                    self._remove([old])
+                    gone.append(old)
+        self._store.upsert(rows)
         if touched:
             self._store.touch(touched)
-
-    def _fid_for(self, path: str) -> int:
-        record = self.files.get(path)
-        if record is not None:
-            return record.fid
-        self._next_fid += 1
-        return self._next_fid
-
-    def _put(self, record: FileRecord) -> None:
-        if record.path not in self.files:
-            self._resolver = None
-        self.files[record.path] = record
-        self._by_fid[record.fid] = record
+        self._remove(gone)
 
     def _remove(self, records: list[FileRecord]) -> None:
         if not records:

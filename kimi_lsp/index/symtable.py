@@ -180,6 +180,14 @@ class SymbolTable:
         self.overlay[fid] = symbols
         self.num_overlay_symbols += len(symbols)
 
+    def add_file(self, fid: int, symbols: FileSymbols) -> None:
+        """replace_file for a file id the table has never held: nothing of it in the base to hide."""
+        self.overlay[fid] = symbols
+        self.num_overlay_symbols += len(symbols)
+        self._by_name = None
+        self.generation += 1
+        self._touched.add(fid)
+
     def remove_file(self, fid: int) -> None:
         self.num_overlay_symbols -= len(self.overlay.pop(fid, ()))
         self._by_name = None

@@ -118,3 +118,16 @@ def test_merging_new_symbols_into_a_base_gives_what_sorting_everything_gives(
         [base.colkinds[i] for i in live] + more[3]) if names else symtable.EMPTY_BASE
     assert build_compacted(inp) == expected  # the merge: the base is ASCII
     assert symtable._compacted_by_sort(inp) == expected
+
+
+def test_adding_a_new_file_hides_nothing_in_the_base() -> None:
+    table = SymbolTable()
+    table.replace_file(1, (("alpha", 1, 0),))
+    table.install_base(build_compacted(table.compaction_input()))
+    table.add_file(2, (("beta", 2, 0),))
+    assert table.dead == set()  # the compaction after this keeps the whole base without a per-entry check
+    assert sorted(h.name for h in table.search("", 10)) == ["alpha", "beta"]
+    snapshot = table.compaction_input()
+    table.add_file(3, (("gamma", 3, 0),))  # while a compaction runs: stays in the overlay after it
+    table.install_base(build_compacted(snapshot))
+    assert sorted(h.name for h in table.search("", 10)) == ["alpha", "beta", "gamma"]

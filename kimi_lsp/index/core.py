@@ -266,13 +266,17 @@ class Tally:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile. Indexing allocates a million objects that all live on (records,
-    symbols); the collector's passes over them found nothing and took a quarter of the loop's CPU."""
+    """No cyclic garbage collection meanwhile. Indexing allocates a million objects that live on (records,
+    symbols); the collector's passes over them found nothing and took a quarter of the loop's CPU. At the end
+    they go straight to the oldest generation (freeze + unfreeze moves them there without a pass), instead of
+    one pass over all of them as young objects the moment collection resumes (60-80 ms for 50,000 files)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 

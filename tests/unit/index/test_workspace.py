@@ -340,7 +340,7 @@ async def test_indexing_pauses_the_cyclic_collector_and_reports_every_file(fixtu
     seen: list[tuple[bool, Progress]] = []
     index = WorkspaceIndex([fixture_tree], settings(tmp_path))
     await index.start(progress=lambda p: seen.append((gc.isenabled(), p)))
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # nothing left out of collection for good
     assert seen and not any(enabled for enabled, _ in seen)
     last = seen[-1][1]
     assert last.done == last.total == len(index.files) > 0

@@ -101,8 +101,7 @@ async def start_index(ls: KimiLanguageServer) -> None:
     client_watches = _client_watches_files(ls) and await _register_file_watcher(ls)
     async with ServerProgress(ls, "Indexing") as progress:
         def report(step: Progress) -> None:
-            percent = 100 * step.done // step.total if step.total else None
-            progress.report(f"Indexing {step.done:,}/{step.total:,}", percent)
+            progress.report(step.message, step.percentage)
 
         await ls.index.start(report, watch=not client_watches)
     log.info("index ready: %d files", len(ls.index.files))

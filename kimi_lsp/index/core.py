@@ -142,6 +142,7 @@ class IndexCore:
                 if size >= BATCH_BYTES or len(batch) >= MAX_BATCH:
                     yield batch
                     batch, size = [], 0
+        tally.walking = False
         if batch:
             yield batch
 
@@ -185,15 +186,16 @@ class IndexCore:
 
     async def _run_and_merge(self, batches: AsyncIterator[list[Job]], progress: ProgressCallback | None,
                              tally: Tally, workers: int, pool: Executor | None = None) -> None:
-        _report(progress, Progress(tally.done, tally.total))
+        _report(progress, Progress(tally.done, tally.total, tally.walking))
         async for results in run_jobs(batches, self.settings.max_file_bytes, workers, pool):
             self._merge(results)
             tally.done += len(results)
-            _report(progress, Progress(tally.done, tally.total))
+            _report(progress, Progress(tally.done, tally.total, tally.walking))
             if self.table.num_overlay_symbols > max(COMPACT_AFTER, len(self.table.base)) and not self._compacting:
                 self._in_background(self._compact())
         if self._store is not None:
             self._store.flush()
+        _report(progress, Progress(tally.done, tally.total, tally.walking))
 
     def _merge(self, results: list[FileResult]) -> None:
         """Fold one batch of results into the records, the symbol table and the cache. Open documents keep the
@@ -258,10 +260,12 @@ class IndexCore:
 
 @dataclass(slots=True)
 class Tally:
-    """Files walked so far, and how many of them are done (indexed, or unchanged since the cache)."""
+    """Files walked so far, how many of them are done (indexed, or unchanged since the cache), and whether the
+    walk still goes on."""
 
     total: int = 0
     done: int = 0
+    walking: bool = True
 
 
 @contextmanager

@@ -82,14 +82,20 @@ class ResolvedImport(NamedTuple):
 
 
 class Progress(NamedTuple):
-    """Cold-indexing progress, reported on the event loop."""
+    """Cold-indexing progress, reported on the event loop. counting: the walk still finds files, so `total`
+    is a lower bound and a percentage would fall back as it grows."""
 
     done: int
     total: int
+    counting: bool = False
 
     @property
     def message(self) -> str:
-        return f"Indexing {self.done:,}/{self.total:,}"
+        return f"Indexing {self.done:,}/{self.total:,}{'+' if self.counting else ''}"
+
+    @property
+    def percentage(self) -> int | None:
+        return 100 * self.done // self.total if self.total and not self.counting else None
 
 
 class FileEvent(NamedTuple):

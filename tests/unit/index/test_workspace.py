@@ -357,3 +357,14 @@ async def test_the_symbol_table_snapshot_follows_a_cold_start(fixture_tree: Path
     store.close()
     assert base is not None and len(base) == len(index.workspace_symbols("", 100_000)) > 0
     await index.close()
+
+
+async def test_progress_counts_up_while_the_walk_still_finds_files(fixture_tree: Path, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    await (await started(fixture_tree, tmp_path)).close()
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))  # warm: nothing to index, still a last report
+    await index.start(progress=seen.append)
+    assert seen[0] == Progress(0, 0, counting=True) and seen[0].percentage is None
+    assert seen[0].message == "Indexing 0/0+"
+    assert seen[-1] == Progress(len(index.files), len(index.files)) and seen[-1].percentage == 100
+    await index.close()

@@ -1,8 +1,9 @@
 """The indexed state of a workspace and how it is built: files, symbol table, cache, merging of results.
 
 `IndexCore` owns the in-memory records (one FileRecord per file; outlines stay in the SQLite cache), the
-symbol table and the store, and the two ways they change: a sync (walk the roots, reuse what the cache says is
-unchanged, index the rest in a pool or a thread, merge on the loop) and removals. `WorkspaceIndex` builds the
+symbol table and the store, and the two ways they change: a sync (walk the roots in a thread, reuse what the
+cache says is unchanged, index the rest in a pool or a thread as the walk finds it, merge on the loop) and
+removals. `WorkspaceIndex` builds the
 server-facing API on top. Everything runs on the event loop; the heavy parts are awaited in a pool or thread.
 """
 

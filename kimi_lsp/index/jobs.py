@@ -1,7 +1,8 @@
-"""Running indexing jobs off the event loop: a process pool for big batches, a thread for small ones.
+"""Running indexing jobs off the event loop: a process pool for many files, a thread for a few.
 
-Inputs are immutable (path, known digest) pairs; results come back to the loop batch by batch through an async
-iterator, so the caller merges them on the loop while the next batches are parsed. Owns the pool's lifetime.
+Inputs are batches of immutable (path, known digest) pairs, taken from an async iterator as they come (the walk
+still runs: `ThreadFeed` hands a blocking iterator's items to the loop); results come back batch by batch the
+same way, so the caller merges them on the loop while the next batches are parsed. Owns the pool's lifetime.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class IgnoreRules:
         self.root = Path(root).resolve()
         self.max_file_bytes = max_file_bytes
         self.top = _repo_top(self.root)
-        self.exclude = _patterns(list(exclude))
+        self.exclude = _patterns(list(exclude), "the exclude setting")
         self.info_exclude = _read_spec(self.top / ".git" / "info" / "exclude")
         self._specs: dict[str, Patterns | None] = {}
         self._root_prefix = "" if self.top == self.root else self.root.relative_to(self.top).as_posix() + "/"
@@ -207,16 +207,24 @@ def _read_spec(path: Path) -> Patterns | None:
         text = path.read_text("utf-8", errors="replace")
     except OSError:
         return None
-    return _patterns(text.splitlines())
+    return _patterns(text.splitlines(), str(path))
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _FLOATING = "^(?:.+/)?"  # how pathspec starts the regex of a pattern without a '/' before its end
 
 
-def _patterns(lines: list[str]) -> Patterns | None:
-    """The patterns of gitignore-syntax lines, or None if no line is a pattern."""
-    spec = GitIgnoreSpec.from_lines(lines)
+def _patterns(lines: list[str], source: str) -> Patterns | None:
+    """The patterns of gitignore-syntax lines, or None if no line is a pattern. A line that is not a valid
+    pattern (a lone '!', a range like '[z-a]') is skipped with one warning naming `source`, as git skips it:
+    it must not cost the rest of the file, let alone the index."""
+    try:
+        spec = GitIgnoreSpec.from_lines(lines)
+    except (ValueError, re.error):  # pathspec's pattern errors are ValueErrors
+        valid = [line for line in lines if _is_pattern_line(line)]
+        log.warning("ignoring %d invalid pattern line(s) in %s: %s", len(lines) - len(valid), source,
+                    ", ".join(repr(line) for line in lines if not _is_pattern_line(line))[:300])
+        spec = GitIgnoreSpec.from_lines(valid)
     regexes = [p.regex for p in spec.patterns if p.include is not None]
     if not regexes:
         return None
@@ -227,6 +235,14 @@ def _patterns(lines: list[str]) -> Patterns | None:
         except re.error:
             pass
     return Patterns(spec, any_pattern)
+
+
+def _is_pattern_line(line: str) -> bool:
+    try:
+        GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error):
+        return False
+    return True
 
 
 def _combined(sources: list[str]) -> re.Pattern[str]:

@@ -45,6 +45,13 @@ def test_nested_gitignore_negation_and_info_exclude(tmp_path: Path) -> None:
     assert found(tmp_path) == {"a.py", "sub/keep.gen.py", "sub/top_only.py", "sub/deeper/wanted.py"}
 
 
+def test_an_invalid_pattern_line_costs_only_itself(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make(tmp_path, {"sub/.gitignore": "!\n[z-a]\n*.gen.py\n", "sub/a.py": "", "sub/b.gen.py": "", "top.py": ""})
+    assert found(tmp_path) == {"sub/a.py", "top.py"}
+    assert "2 invalid pattern line(s)" in caplog.text and "'!'" in caplog.text and "'[z-a]'" in caplog.text
+    assert found(tmp_path, exclude=["\\", "top.py"]) == {"sub/a.py"}
+
+
 def test_excluded_directory_cannot_be_reincluded(tmp_path: Path) -> None:
     make(tmp_path, {".gitignore": "gen/\n!gen/keep.py\n", "gen/keep.py": "", "ok.py": ""})
     assert found(tmp_path) == {"ok.py"}
@@ -107,7 +114,7 @@ _PIECES = ["a", "b", "x.py", "*", "**", "?", "[ab]", "[!a]", "build", "*.py", ".
 def test_the_one_regex_per_ignore_file_decides_as_its_patterns_do(
         lines: list[tuple[str, list[str], str]], paths: list[list[str]], is_dir: bool) -> None:
     text = ["".join((lead, "/".join(parts), tail)) for lead, parts, tail in lines]
-    patterns = _patterns(text)
+    patterns = _patterns(text, "test")
     spec = GitIgnoreSpec.from_lines(text)
     for parts in paths:
         rel = "/".join(parts) + ("/" if is_dir else "")

@@ -67,9 +67,10 @@ class OpenDocument:
 
 
 def uri_to_path(uri: str) -> str:
-    """A file:// URI (or a plain path) as a local path."""
+    """A file:// URI (or a plain path) as a local path. Percent-escapes that are not UTF-8 (a file name in
+    another encoding) decode to surrogate escapes, as os.fsdecode does: the inverse of Path.as_uri()."""
     if uri.startswith("file:"):
-        return os.path.normpath(unquote(urlparse(uri).path))
+        return os.path.normpath(unquote(urlparse(uri).path, errors="surrogateescape"))
     return os.path.normpath(uri)
 
 

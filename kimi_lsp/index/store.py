@@ -125,8 +125,9 @@ class IndexStore:
         """Every file's record. One row per path is the caller's invariant (an id per path), not an index's: a
         unique index on the paths would cost a cold index 7 us of the loop's time per file. Should a path still
         have two rows, the newer one counts and the other is deleted."""
-        rows = [FileRecord(*row) for row in self.db.execute(
-            "SELECT id, path, language, size, mtime_ns, digest, package FROM files ORDER BY id")]
+        rows = [FileRecord(fid, path if isinstance(path, str) else _path_from_db(path), *rest)
+                for fid, path, *rest in self.db.execute(
+                    "SELECT id, path, language, size, mtime_ns, digest, package FROM files ORDER BY id")]
         records = {r.path: r for r in rows}
         if len(records) < len(rows):
             stale = [r.fid for r in rows if records[r.path] is not r]
@@ -161,7 +162,7 @@ class IndexStore:
             self._invalidate_symtab()
             self.db.executemany("INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
                                 "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(*record, outline) for record, outline in rows])
+                                [(fid, _path_to_db(path), *rest, outline) for (fid, path, *rest), outline in rows])
 
     def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""
@@ -213,6 +214,22 @@ class IndexStore:
     def close(self) -> None:
         self.flush()
         self.db.close()
+
+
+def _path_to_db(path: str) -> str | bytes:
+    """A path as SQLite can store it. A file name that is not valid UTF-8 reaches Python with surrogate escapes,
+    which SQLite's text cannot hold: such a path is stored as its bytes instead."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
+
+
+def _path_from_db(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
 
 
 class _Transaction:

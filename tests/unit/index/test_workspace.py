@@ -368,3 +368,19 @@ async def test_progress_counts_up_while_the_walk_still_finds_files(fixture_tree:
     assert seen[0].message == "Indexing 0/0+"
     assert seen[-1] == Progress(len(index.files), len(index.files)) and seen[-1].percentage == 100
     await index.close()
+
+
+async def test_a_file_name_that_is_not_utf8_is_indexed_cached_and_found_by_uri(tmp_path: Path) -> None:
+    from kimi_lsp.index.documents import uri_to_path
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    name = os.fsdecode(b"latin\xe9.py")  # a surrogate escape: SQLite text cannot hold it
+    (root / name).write_text("def in_latin():\n    pass\n")
+    path = str(root / name)
+    assert uri_to_path(Path(path).as_uri()) == path
+    for _ in ("cold", "warm"):
+        index = await started(root, tmp_path)
+        assert [s.path for s in index.definitions_named("in_latin")] == [path]
+        assert [d.name for d in index.document_symbols(Path(path).as_uri())] == ["in_latin"]
+        await index.close()

@@ -77,10 +77,19 @@ class IndexCore:
             return IndexStore(":memory:", key)
 
     async def _rebuild(self, progress: ProgressCallback | None, exc: Exception) -> None:
+        """After a cache error: start the cache afresh and index everything again. Should the new cache fail
+        too (a full disk, a read-only directory), index into one in memory for the rest of the session."""
         log.warning("index cache failed (%s); rebuilding it", exc)
+        try:
+            await self._reindex_into(progress, None)
+        except sqlite3.DatabaseError as again:
+            log.warning("index cache failed again (%s); indexing without a cache file", again)
+            await self._reindex_into(progress, ":memory:")
+
+    async def _reindex_into(self, progress: ProgressCallback | None, cache_path: str | None) -> None:
         assert self._store is not None
         await self._settle()
-        self._store.reset()
+        self._store.reset(cache_path)
         self.files, self._by_fid, self.table, self._next_fid, self._resolver = {}, {}, SymbolTable(), 0, None
         await self._sync(progress, load_cache=False)
 

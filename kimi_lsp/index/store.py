@@ -112,12 +112,20 @@ class IndexStore:
                 os.unlink(self.path + suffix)
             except FileNotFoundError:
                 pass
+            except OSError as exc:  # opening it again fails too, and the caller falls back to memory
+                log.warning("cannot delete the index cache file %s: %s", self.path + suffix, exc)
 
-    def reset(self) -> None:
-        """Throw the cache away and start empty (after an error reading it)."""
+    def reset(self, path: str | None = None) -> None:
+        """Throw the cache away and start empty (after an error reading or writing it); with `path` (such as
+        ':memory:') the new cache lives there."""
         self._pending = {}
-        self.db.close()
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
         self._delete_files()
+        if path is not None:
+            self.path = path
         self.db = self._connect()
         self._init_schema(self.db)
 

@@ -384,3 +384,21 @@ async def test_a_file_name_that_is_not_utf8_is_indexed_cached_and_found_by_uri(t
         assert [s.path for s in index.definitions_named("in_latin")] == [path]
         assert [d.name for d in index.document_symbols(Path(path).as_uri())] == ["in_latin"]
         await index.close()
+
+
+async def test_a_cache_that_cannot_be_written_falls_back_to_memory(
+        fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from kimi_lsp.index.store import IndexStore
+
+    flush = IndexStore.flush
+
+    def disk_full(store: IndexStore) -> None:
+        if store.path != ":memory:" and store._pending:
+            raise sqlite3.OperationalError("database or disk is full")
+        flush(store)
+
+    monkeypatch.setattr(IndexStore, "flush", disk_full)
+    index = await started(fixture_tree, tmp_path)  # the first cache fails, then its fresh copy: memory it is
+    assert index.ready and index.definitions_named("tool")
+    assert "indexing without a cache file" in caplog.text
+    await index.close()

@@ -221,9 +221,12 @@ def _patterns(lines: list[str], source: str) -> Patterns | None:
     try:
         spec = GitIgnoreSpec.from_lines(lines)
     except (ValueError, re.error):  # pathspec's pattern errors are ValueErrors
-        valid = [line for line in lines if _is_pattern_line(line)]
-        log.warning("ignoring %d invalid pattern line(s) in %s: %s", len(lines) - len(valid), source,
-                    ", ".join(repr(line) for line in lines if not _is_pattern_line(line))[:300])
+        valid: list[str] = []
+        invalid: list[str] = []
+        for line in lines:
+            (valid if _is_pattern_line(line) else invalid).append(line)
+        log.warning("ignoring %d invalid pattern line(s) in %s: %s", len(invalid), source,
+                    ", ".join(map(repr, invalid))[:300])
         spec = GitIgnoreSpec.from_lines(valid)
     regexes = [p.regex for p in spec.patterns if p.include is not None]
     if not regexes:

@@ -191,10 +191,6 @@ def _list_once(abs_dir: str, seen: set[tuple[int, int]]) -> list[os.DirEntry[str
         return None
 
 
-def walk_all(rules: IgnoreRules) -> list[FoundFile]:
-    return list(walk(rules))
-
-
 def _repo_top(root: Path) -> Path:
     for candidate in (root, *root.parents):
         if (candidate / ".git").exists():

@@ -4,6 +4,7 @@ prompt, secrets kept from the model, and changes on disk picked up."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -104,3 +105,20 @@ async def test_a_file_written_outside_the_editor_is_indexed(indexed: Session) ->
             break
         await asyncio.sleep(0.02)
     assert result and result[0].name == "vat_rate"
+
+
+async def test_indexing_reports_work_done_progress(indexed: Session) -> None:
+    reports = None
+    for _ in range(250):  # the end follows the first answers by a moment
+        reports = next((r for r in indexed.client.progress_reports.values() if r
+                        and isinstance(r[0], lsp.WorkDoneProgressBegin) and r[0].title == "Indexing"), None)
+        if reports and isinstance(reports[-1], lsp.WorkDoneProgressEnd):
+            break
+        await asyncio.sleep(0.02)
+    assert reports is not None and isinstance(reports[-1], lsp.WorkDoneProgressEnd)
+    steps = [r for r in reports if isinstance(r, lsp.WorkDoneProgressReport)]
+    assert steps and all(re.fullmatch(r"Indexing [\d,]+/[\d,]+\+?", s.message or "") for s in steps)
+    assert steps[-1].message == "Indexing 3/3" and steps[-1].percentage == 100  # .env is never indexed
+    percentages = [s.percentage for s in steps if s.percentage is not None]
+    assert percentages == sorted(percentages)  # never falls back
+    assert all(s.percentage is None for s in steps if (s.message or "").endswith("+"))

@@ -368,6 +368,8 @@ async def test_progress_counts_up_while_the_walk_still_finds_files(fixture_tree:
     assert seen[0].message == "Indexing 0/0+"
     assert seen[-1] == Progress(len(index.files), len(index.files)) and seen[-1].percentage == 100
     await index.close()
+    assert Progress(500, 1000, counting=True).percentage is None  # 1,000 found so far: not half done
+    assert Progress(500, 1000).percentage == 50 and Progress(500, 1000).message == "Indexing 500/1,000"
 
 
 async def test_a_file_name_that_is_not_utf8_is_indexed_cached_and_found_by_uri(tmp_path: Path) -> None:

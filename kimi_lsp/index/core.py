@@ -127,9 +127,12 @@ class IndexCore:
             raise
         tally = Tally()
         found: set[str] = set()
-        with _collector_paused():
-            await self._run_and_merge(self._changed(walk.chunks(), found, tally), progress, tally,
-                                      self.settings.workers, pool)
+        try:
+            with _collector_paused():
+                await self._run_and_merge(self._changed(walk.chunks(), found, tally), progress, tally,
+                                          self.settings.workers, pool)
+        finally:  # at once: should the sync end early, its walk's thread stops at its next chunk
+            walk.close()
         self._remove([r for p, r in self.files.items() if p not in found])
         self._in_background(self._save_symtab())  # the index is complete; its cache snapshot can follow
 

@@ -404,3 +404,40 @@ async def test_a_cache_that_cannot_be_written_falls_back_to_memory(
     assert index.ready and index.definitions_named("tool")
     assert "indexing without a cache file" in caplog.text
     await index.close()
+
+
+async def test_closing_during_a_cold_start_stops_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import time
+
+    import kimi_lsp.index.core as core
+    import kimi_lsp.index.jobs as jobs
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for i in range(400):
+        (root / f"m{i}.py").write_text(f"def f{i}():\n    pass\n")
+    walked: list[str] = []
+    real_walk = core._walk_roots
+
+    def slow_walk(rules: object) -> object:
+        for found in real_walk(rules):  # type: ignore[arg-type]
+            walked.append(found.path)
+            time.sleep(0.005)  # 2 s for the whole walk
+            yield found
+
+    monkeypatch.setattr(core, "_walk_roots", slow_walk)
+    monkeypatch.setattr(core, "WALK_CHUNK", 4)
+    monkeypatch.setattr(core, "MAX_BATCH", 4)
+    monkeypatch.setattr(jobs, "POOL_THRESHOLD", 8)
+    reports: list[Progress] = []
+    index = WorkspaceIndex([root], settings(tmp_path))
+    task = asyncio.create_task(index.start(progress=reports.append))
+    while not any(r.done for r in reports):  # files are indexed while the walk goes on
+        await asyncio.sleep(0.01)
+    assert reports[-1].counting
+    await index.close()
+    assert task.cancelled()
+    count = len(walked)
+    await asyncio.sleep(0.3)
+    assert len(walked) <= count + 4 < 400  # at most the chunk in hand

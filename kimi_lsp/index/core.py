@@ -143,9 +143,11 @@ class IndexCore:
         batch: list[Job] = []
         size = 0
         async for files in chunks:
-            tally.total += len(files)
             for f in files:
+                if f.path in found:  # a root inside another root: its files come twice
+                    continue
                 found.add(f.path)
+                tally.total += 1
                 record = self.files.get(f.path)
                 if record is not None and record.size == f.size and record.mtime_ns == f.mtime_ns:
                     tally.done += 1

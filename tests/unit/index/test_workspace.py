@@ -441,3 +441,12 @@ async def test_closing_during_a_cold_start_stops_the_walk(tmp_path: Path, monkey
     count = len(walked)
     await asyncio.sleep(0.3)
     assert len(walked) <= count + 4 < 400  # at most the chunk in hand
+
+
+async def test_a_root_inside_another_is_walked_once(fixture_tree: Path, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    index = WorkspaceIndex([fixture_tree, fixture_tree / "pyproj"], settings(tmp_path))
+    await index.start(progress=seen.append)
+    assert seen[-1].done == seen[-1].total == len(index.files)
+    assert len(index.definitions_named("tool")) == 1
+    await index.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -96,15 +97,28 @@ class FileWatcher:
         self._observer = Observer()
         handler = _Handler(loop, sink)
         for root in roots:
-            self._observer.schedule(handler, root, recursive=True)
+            if os.path.isdir(root):
+                self._observer.schedule(handler, root, recursive=True)
+            else:
+                log.warning("not watching %s for changes: it is not a directory", root)
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start watching (one watch per directory: call it off the loop). False, with one warning, when the
+        system refuses - typically at its inotify watch limit on a big tree; the index then runs unwatched."""
         self._observer.daemon = True
-        self._observer.start()
+        try:
+            self._observer.start()
+        except OSError as exc:
+            log.warning("cannot watch the workspace for changes made outside the editor (%s); they are picked "
+                        "up at the next start or by the kimi.reindex command", exc)
+            self.stop()
+            return False
+        return True
 
     def stop(self) -> None:
         self._observer.stop()
-        self._observer.join(timeout=5)
+        if self._observer.is_alive():
+            self._observer.join(timeout=5)
 
 
 def _str(path: str | bytes) -> str:

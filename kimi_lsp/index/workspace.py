@@ -50,8 +50,9 @@ class WorkspaceIndex(IndexCore):
         Returns when the first full index is done; run it as a task to serve queries meanwhile."""
         self._start_task = asyncio.current_task()
         if watch:  # before the walk, so that nothing written meanwhile is missed (events wait for readiness)
-            self._watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
-            await in_thread_settled(self._watcher.start)  # adds a watch per directory: off the loop
+            watcher = FileWatcher(self.roots, asyncio.get_running_loop(), self._on_watch_event)
+            if await in_thread_settled(watcher.start):  # adds a watch per directory: off the loop
+                self._watcher = watcher
         self._store = await in_thread_settled(self._open_store)
         try:
             await self._sync(progress, load_cache=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from kimi_lsp.index.model import FileEvent
 from kimi_lsp.index.watcher import Debouncer
@@ -84,3 +87,32 @@ async def test_git_internals_do_not_trigger_rescans(tmp_path: Path) -> None:
         assert rescans == []
     finally:
         await index.close()
+
+
+async def test_a_missing_root_is_indexed_as_empty_and_the_rest_still_watched(tmp_path: Path) -> None:
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    index = WorkspaceIndex([tmp_path / "gone", root], IndexSettings(cache_path=":memory:", workers=0,
+                                                                     debounce_ms=20))
+    await index.start(watch=True)
+    try:
+        (root / "late.py").write_text("def late(): pass\n")
+        assert await eventually(lambda: len(index.definitions_named("late")) == 1)
+    finally:
+        await index.close()
+
+
+async def test_a_refused_watch_leaves_the_index_running_unwatched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from watchdog.observers.api import BaseObserver
+
+    def at_the_limit(self: BaseObserver) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(BaseObserver, "start", at_the_limit)
+    (tmp_path / "a.py").write_text("def alpha(): pass\n")
+    index = WorkspaceIndex([tmp_path], IndexSettings(cache_path=":memory:", workers=0))
+    await index.start(watch=True)
+    assert index.ready and len(index.definitions_named("alpha")) == 1
+    assert "cannot watch the workspace for changes made outside the editor" in caplog.text
+    await index.close()

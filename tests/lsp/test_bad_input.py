@@ -99,3 +99,15 @@ async def test_engine_down_degrades_to_index_only(tmp_path: Path) -> None:
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+async def test_an_untitled_buffer_is_served_without_a_file(session: Session) -> None:
+    uri = "untitled:Untitled-1"
+    session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(
+        uri=uri, language_id="python", version=1, text="# case: add\ndef add(a, b):\n    \n")))
+    result = await session.client.text_document_inline_completion_async(_inline(uri, 2, 4))
+    assert isinstance(result, lsp.InlineCompletionList) and result.items[0].insert_text == "return a + b"
+    symbols = await session.client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert symbols is not None and [s.name for s in symbols] == ["add"]
+    await _still_serving(session)

@@ -66,6 +66,7 @@ class IndexCore:
         self._resolver: Resolver | None = None
         self._compacting = False
         self._background: set[asyncio.Task[None]] = set()  # compactions and snapshots in flight
+        self._syncing = asyncio.Lock()
 
     def _open_store(self) -> IndexStore:
         key = "\n".join(sorted(self.roots))
@@ -102,7 +103,12 @@ class IndexCore:
 
     async def _sync(self, progress: ProgressCallback | None, *, load_cache: bool) -> None:
         """Walk the roots and index what the records do not know, streaming: the walk's thread hands files over
-        in chunks while the pool indexes those already found, so neither core waits for the other."""
+        in chunks while the pool indexes those already found, so neither core waits for the other. One sync at
+        a time: a re-walk asked for meanwhile (new settings, the reindex command) runs after it."""
+        async with self._syncing:
+            await self._walk_and_index(progress, load_cache)
+
+    async def _walk_and_index(self, progress: ProgressCallback | None, load_cache: bool) -> None:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())

@@ -96,11 +96,13 @@ class WorkspaceIndex(IndexCore):
             await self._rebuild(progress, exc)
 
     async def configure(self, exclude: Sequence[str], max_file_bytes: int | None = None) -> None:
-        """New exclude globs / size cap from the settings; re-walks only if they changed."""
+        """New exclude globs / size cap from the settings; re-walks only if they changed. A change that comes
+        during the first index is applied right after it (that index walked with the old rules)."""
         new = replace(self.settings, exclude=tuple(exclude),
                       max_file_bytes=max_file_bytes if max_file_bytes is not None else self.settings.max_file_bytes)
         if new != self.settings:
             self.settings = new
+            await self.wait_ready()
             if self._store is not None:
                 await self.reindex()
 

@@ -122,3 +122,21 @@ async def test_indexing_reports_work_done_progress(indexed: Session) -> None:
     percentages = [s.percentage for s in steps if s.percentage is not None]
     assert percentages == sorted(percentages)  # never falls back
     assert all(s.percentage is None for s in steps if (s.message or "").endswith("+"))
+
+
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_exclude_globs_sent_during_the_first_index_apply_once_it_is_done(tmp_path: Path,
+                                                                               client_name: str) -> None:
+    files = {**FILES, **{f"vendor/lib{i}.py": f"def vendored_{i}():\n    pass\n" for i in range(40)}}
+    client, session = await start_session(tmp_path, client_name, files=files)
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"kimi": {"exclude": ["vendor/"]}}))
+    found: list[str] = ["not yet"]
+    for _ in range(500):
+        ready = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="parse_price"))
+        found = [s.name for s in await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="vendored")) or []]
+        if ready and not found:
+            break
+        await asyncio.sleep(0.02)
+    assert found == []
+    await client.shutdown_session()
+    await client.stop()

@@ -450,3 +450,25 @@ async def test_a_root_inside_another_is_walked_once(fixture_tree: Path, tmp_path
     assert seen[-1].done == seen[-1].total == len(index.files)
     assert len(index.definitions_named("tool")) == 1
     await index.close()
+
+
+async def test_syncs_run_one_at_a_time(fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from kimi_lsp.index.core import IndexCore
+
+    index = await started(fixture_tree, tmp_path)
+    events: list[str] = []
+    real = IndexCore._walk_and_index
+
+    async def traced(self: IndexCore, progress: object, load_cache: bool) -> None:
+        events.append("in")
+        await asyncio.sleep(0.05)
+        await real(self, progress, load_cache)  # type: ignore[arg-type]
+        events.append("out")
+
+    monkeypatch.setattr(IndexCore, "_walk_and_index", traced)
+    await asyncio.gather(index.reindex(), index.configure(["pyproj/"]), index.reindex())
+    assert events == ["in", "out"] * 3
+    assert not [p for p in index.files if "/pyproj/" in p]  # the new globs hold whatever the order
+    await index.close()

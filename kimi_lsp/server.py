@@ -47,6 +47,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(lsp.INITIALIZED, lifecycle.initialized),
     Feature(lsp.SHUTDOWN, lifecycle.shutdown),
     Feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION, lifecycle.did_change_configuration),
+    Feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, lifecycle.did_change_workspace_folders),
     Feature(lsp.TEXT_DOCUMENT_DID_OPEN, documents.did_open),
     Feature(lsp.TEXT_DOCUMENT_DID_CHANGE, documents.did_change),
     Feature(lsp.TEXT_DOCUMENT_DID_CLOSE, documents.did_close),
@@ -89,6 +90,7 @@ class KimiLanguageServer(LanguageServer):
         self.settings = Settings()
         self.engines = EngineHost(self.send_status)
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
+        self.client_watches_files = False  # the client's watcher feeds the index (registered once, at its start)
         self.background: set[Any] = set()  # tasks the server owns (engine boot, indexing), kept until done
         self.engine_boot: Any = None  # the embedded engine's boot task while it runs
         self.snippet_cache: dict[str, tuple[float, tuple[Snippet, ...]]] = {}  # uri -> (expires, snippets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
@@ -95,16 +96,40 @@ async def _register_file_watcher(ls: KimiLanguageServer) -> bool:
 
 async def start_index(ls: KimiLanguageServer) -> None:
     """Index the workspace off the loop, with progress; follow disk changes through the client's file watcher
-    when it offers one (dynamic registration), else through watchdog - never both."""
-    if ls.index is None or not ls.index.roots:
+    when it offers one (dynamic registration, asked for once), else through watchdog - never both."""
+    index = ls.index
+    if index is None or not index.roots:
         return
-    client_watches = _client_watches_files(ls) and await _register_file_watcher(ls)
+    if not ls.client_watches_files:
+        ls.client_watches_files = _client_watches_files(ls) and await _register_file_watcher(ls)
     async with ServerProgress(ls, "Indexing") as progress:
         def report(step: Progress) -> None:
             progress.report(step.message, step.percentage)
 
-        await ls.index.start(report, watch=not client_watches)
-    log.info("index ready: %d files", len(ls.index.files))
+        await index.start(report, watch=not ls.client_watches_files)
+    log.info("index ready: %d files", len(index.files))
+
+
+async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    """Index the new set of folders: a new index (the cache is per set of folders, so a set opened before
+    starts warm), which the open documents move to; the old one closes."""
+    old = ls.index
+    if old is None:
+        return
+    removed = {_resolved(f.uri) for f in params.event.removed if f.uri.startswith("file:")}
+    roots = [r for r in old.roots if r not in removed]
+    roots += [r for r in (_resolved(f.uri) for f in params.event.added if f.uri.startswith("file:")) if r not in roots]
+    if roots == list(old.roots):
+        return
+    ls.index = WorkspaceIndex(roots, old.settings)
+    for uri, document in ls.workspace.text_documents.items():
+        ls.index.did_open(uri, document.source, document.version or 0, document.language_id)
+    await old.close()
+    _in_background(ls, start_index(ls))
+
+
+def _resolved(uri: str) -> str:
+    return str(Path(uri_to_path(uri)).resolve())
 
 
 def _choice(ls: KimiLanguageServer) -> EngineChoice:

@@ -140,3 +140,35 @@ async def test_exclude_globs_sent_during_the_first_index_apply_once_it_is_done(t
     assert found == []
     await client.shutdown_session()
     await client.stop()
+
+
+async def _symbol_paths(session: Session, query: str) -> list[str]:
+    result = await session.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query=query))
+    return [s.location.uri for s in result or [] if isinstance(s.location, lsp.Location)]
+
+
+async def test_a_folder_added_to_the_workspace_is_indexed_and_a_removed_one_forgotten(indexed: Session,
+                                                                                    tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "extra.py").write_text("def from_other_folder():\n    pass\n")
+    uri = _open_file(indexed, "shop/money.py")
+    folder = lsp.WorkspaceFolder(uri=other.as_uri(), name="other")
+    indexed.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
+        event=lsp.WorkspaceFoldersChangeEvent(added=[folder], removed=[])))
+    for _ in range(500):  # a new index for the new set of folders: it fills up as a first index does
+        if await _symbol_paths(indexed, "from_other_folder") and await _symbol_paths(indexed, "parse_price"):
+            break
+        await asyncio.sleep(0.02)
+    assert await _symbol_paths(indexed, "from_other_folder") == [(other / "extra.py").as_uri()]
+    assert await _symbol_paths(indexed, "parse_price")  # the first folder is still there
+    symbols = await indexed.client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert symbols and {s.name for s in symbols} == {"Money", "parse_price"}  # the open document moved over
+    indexed.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
+        event=lsp.WorkspaceFoldersChangeEvent(added=[], removed=[folder])))
+    for _ in range(500):
+        if not await _symbol_paths(indexed, "from_other_folder"):
+            break
+        await asyncio.sleep(0.02)
+    assert await _symbol_paths(indexed, "from_other_folder") == []

@@ -106,7 +106,8 @@ class IndexCore:
         in chunks while the pool indexes those already found, so neither core waits for the other. One sync at
         a time: a re-walk asked for meanwhile (new settings, the reindex command) runs after it."""
         async with self._syncing:
-            await self._walk_and_index(progress, load_cache)
+            if self._store is not None:  # None: closed while this sync waited for the one before it
+                await self._walk_and_index(progress, load_cache)
 
     async def _walk_and_index(self, progress: ProgressCallback | None, load_cache: bool) -> None:
         assert self._store is not None

@@ -1,5 +1,5 @@
 """Features backed by the workspace index, end to end: symbols, member completion, cross-file context in the
-prompt, secrets kept from the model, and changes on disk picked up."""
+prompt, secrets kept from the model, changes on disk picked up, progress, settings and workspace folders."""
 
 from __future__ import annotations
 
@@ -129,11 +129,13 @@ async def test_exclude_globs_sent_during_the_first_index_apply_once_it_is_done(t
                                                                                client_name: str) -> None:
     files = {**FILES, **{f"vendor/lib{i}.py": f"def vendored_{i}():\n    pass\n" for i in range(40)}}
     client, session = await start_session(tmp_path, client_name, files=files)
-    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"kimi": {"exclude": ["vendor/"]}}))
+    settings = {"kimi": {"exclude": ["vendor/"]}}
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
     found: list[str] = ["not yet"]
     for _ in range(500):
         ready = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="parse_price"))
-        found = [s.name for s in await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="vendored")) or []]
+        result = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="vendored"))
+        found = [s.name for s in result or []]
         if ready and not found:
             break
         await asyncio.sleep(0.02)

@@ -64,8 +64,8 @@ async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChange
     if ls.settings.engine != old_engine and ls.engine_choice is None:
         await stop_engine(ls)
         await start_engine(ls)
-    if ls.index is not None:  # during the first index too: the index applies it once that is done
-        _in_background(ls, ls.index.configure(ls.settings.exclude))
+    if ls.index is not None:  # during the first index too: that index walks again with it before it is ready
+        await ls.index.configure(ls.settings.exclude)
 
 
 def _in_background(ls: KimiLanguageServer, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -101,15 +101,19 @@ class IndexCore:
         matching = [r for r in self._rules if path.startswith(str(r.root) + os.sep)]
         return max(matching, key=lambda r: len(str(r.root)), default=None)
 
-    async def _sync(self, progress: ProgressCallback | None, *, load_cache: bool) -> None:
+    async def _sync(self, progress: ProgressCallback | None, *, load_cache: bool) -> list[IgnoreRules]:
         """Walk the roots and index what the records do not know, streaming: the walk's thread hands files over
         in chunks while the pool indexes those already found, so neither core waits for the other. One sync at
-        a time: a re-walk asked for meanwhile (new settings, the reindex command) runs after it."""
+        a time: a re-walk asked for meanwhile (new settings, the reindex command) runs after it. Returns the ignore
+        rules it walked with."""
         async with self._syncing:
+            rules = self._rules
             if self._store is not None:  # None: closed while this sync waited for the one before it
-                await self._walk_and_index(progress, load_cache)
+                await self._walk_and_index(progress, load_cache, rules)
+            return rules
 
-    async def _walk_and_index(self, progress: ProgressCallback | None, load_cache: bool) -> None:
+    async def _walk_and_index(self, progress: ProgressCallback | None, load_cache: bool,
+                              rules: list[IgnoreRules]) -> None:
         assert self._store is not None
         store = self._store
         cold = not self.files and (not load_cache or store.is_empty())
@@ -119,13 +123,13 @@ class IndexCore:
             if cold and self.settings.workers > 0:
                 # the walk's thread runs while this one starts the pool, which waits ~0.1 s for the forkserver
                 # (on this thread: the forkserver dies with the thread that starts it, processes.die_with_parent)
-                walk = ThreadFeed(partial(_walk_roots, self._rules), WALK_CHUNK)
+                walk = ThreadFeed(partial(_walk_roots, rules), WALK_CHUNK)
                 pool = start_pool(self.settings.workers)
             if load_cache:  # not beside the walk: two threads taking turns at the GIL both run slower
                 stored = await in_thread_settled(store.load_files)
                 base = await in_thread_settled(store.load_symtab)
                 await self._install_stored(stored, base)
-            walk = walk or ThreadFeed(partial(_walk_roots, self._rules), WALK_CHUNK)
+            walk = walk or ThreadFeed(partial(_walk_roots, rules), WALK_CHUNK)
         except BaseException:  # until _run_and_merge owns them, this does
             if walk is not None:
                 walk.close()

@@ -55,7 +55,9 @@ class WorkspaceIndex(IndexCore):
                 self._watcher = watcher
         self._store = await in_thread_settled(self._open_store)
         try:
-            await self._sync(progress, load_cache=True)
+            walked = await self._sync(progress, load_cache=True)
+            while walked is not self._rules:  # the settings changed while it ran: walk again with their rules
+                walked = await self._sync(progress, load_cache=False)
         except sqlite3.DatabaseError as exc:
             await self._rebuild(progress, exc)
         release_heap()
@@ -97,13 +99,13 @@ class WorkspaceIndex(IndexCore):
 
     async def configure(self, exclude: Sequence[str], max_file_bytes: int | None = None) -> None:
         """New exclude globs / size cap from the settings; re-walks only if they changed. A change that comes
-        during the first index is applied right after it (that index walked with the old rules)."""
+        during the first index is applied by `start()`, which walks again before it reports ready."""
         new = replace(self.settings, exclude=tuple(exclude),
                       max_file_bytes=max_file_bytes if max_file_bytes is not None else self.settings.max_file_bytes)
         if new != self.settings:
             self.settings = new
-            await self.wait_ready()
-            if self._store is not None:
+            self._rules = self._new_rules()  # for the next walk; start() redoes one that is running now
+            if self.ready and self._store is not None:
                 await self.reindex()
 
     # ---- queries (loop thread) -------------------------------------------------------------------------------

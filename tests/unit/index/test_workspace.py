@@ -461,10 +461,10 @@ async def test_syncs_run_one_at_a_time(fixture_tree: Path, tmp_path: Path, monke
     events: list[str] = []
     real = IndexCore._walk_and_index
 
-    async def traced(self: IndexCore, progress: object, load_cache: bool) -> None:
+    async def traced(self: IndexCore, progress: object, load_cache: bool, rules: object) -> None:
         events.append("in")
         await asyncio.sleep(0.05)
-        await real(self, progress, load_cache)  # type: ignore[arg-type]
+        await real(self, progress, load_cache, rules)  # type: ignore[arg-type]
         events.append("out")
 
     monkeypatch.setattr(IndexCore, "_walk_and_index", traced)
@@ -472,3 +472,18 @@ async def test_syncs_run_one_at_a_time(fixture_tree: Path, tmp_path: Path, monke
     assert events == ["in", "out"] * 3
     assert not [p for p in index.files if "/pyproj/" in p]  # the new globs hold whatever the order
     await index.close()
+
+
+async def test_new_excludes_before_or_during_the_first_index_hold_once_it_is_ready(fixture_tree: Path,
+                                                                                   tmp_path: Path) -> None:
+    import asyncio
+
+    index = WorkspaceIndex([fixture_tree], settings(tmp_path))
+    await index.configure(["web/"])  # before the start: its walk uses them
+    task = asyncio.create_task(index.start())
+    await asyncio.sleep(0)  # the start runs
+    await index.configure(["web/", "pyproj/"])  # during it: it walks again before it is ready
+    await task
+    assert index.files and not [p for p in index.files if "/web/" in p or "/pyproj/" in p]
+    await index.close()
+    await WorkspaceIndex([], settings(tmp_path)).configure(["x/"])  # no folder: nothing to wait for

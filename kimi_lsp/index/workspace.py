@@ -266,5 +266,5 @@ class WorkspaceIndex(IndexCore):
             elif record is not None:
                 self._remove([record])
         batches = listed(jobs[i:i + MAX_BATCH] for i in range(0, len(jobs), MAX_BATCH))
-        await self._run_and_merge(batches, None, Tally(len(jobs), walking=False), workers=0)
+        await self._run_and_merge(batches, None, Tally(len(jobs), walking=False), self.settings.workers)
 

@@ -487,3 +487,23 @@ async def test_new_excludes_before_or_during_the_first_index_hold_once_it_is_rea
     assert index.files and not [p for p in index.files if "/web/" in p or "/pyproj/" in p]
     await index.close()
     await WorkspaceIndex([], settings(tmp_path)).configure(["x/"])  # no folder: nothing to wait for
+
+
+async def test_a_big_batch_of_disk_changes_uses_the_pool(fixture_tree: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.jobs as jobs
+
+    index = WorkspaceIndex([fixture_tree], replace(settings(tmp_path), workers=2))
+    await index.start()  # few files: indexed in a thread
+    pools: list[object] = []
+    new_pool = jobs._new_pool
+    monkeypatch.setattr(jobs, "_new_pool", lambda workers: pools.append(workers) or new_pool(workers))
+    monkeypatch.setattr(jobs, "POOL_THRESHOLD", 3)
+    paths = [fixture_tree / f"branch_{i}.py" for i in range(3)]  # a branch switch: many files at once
+    for i, path in enumerate(paths):
+        path.write_text(f"def switched_{i}():\n    pass\n")
+    index.file_events([FileEvent("created", str(p)) for p in paths])
+    await index.flush_events()
+    assert pools == [2]
+    assert [s.path for s in index.definitions_named("switched_2")] == [str(paths[2])]
+    await index.close()

@@ -111,8 +111,9 @@ async def start_index(ls: KimiLanguageServer) -> None:
 
 
 async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
-    """Index the new set of folders: a new index (the cache is per set of folders, so a set opened before
-    starts warm), which the open documents move to; the old one closes."""
+    """Index the new set of folders: a new index, which the open documents move to; the old one closes. The
+    cache is per set of folders: a new set's cache takes the rows of the folders it keeps from the old one,
+    so only an added folder is parsed."""
     old = ls.index
     if old is None:
         return
@@ -121,7 +122,7 @@ async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidCh
     roots += [r for r in (_resolved(f.uri) for f in params.event.added if f.uri.startswith("file:")) if r not in roots]
     if roots == list(old.roots):
         return
-    ls.index = WorkspaceIndex(roots, old.settings)
+    ls.index = WorkspaceIndex(roots, old.settings, seed=old.cache_path)
     for uri, document in ls.workspace.text_documents.items():
         ls.index.did_open(uri, document.source, document.version or 0, document.language_id)
     await old.close()

@@ -51,8 +51,12 @@ class IndexSettings:
 
 
 class IndexCore:
-    def __init__(self, roots: Sequence[str | Path], settings: IndexSettings | None = None) -> None:
+    def __init__(self, roots: Sequence[str | Path], settings: IndexSettings | None = None, *,
+                 seed: str | None = None) -> None:
+        """seed: the cache file of another set of folders (the workspace before a folder was added or removed):
+        a new cache takes the rows of this set's files from it, so they start warm."""
         self.settings = settings or IndexSettings()
+        self._seed = seed
         self.roots = tuple(str(Path(r).resolve()) for r in roots)
         self.documents = OpenDocuments()
         self.files: dict[str, FileRecord] = {}
@@ -68,14 +72,24 @@ class IndexCore:
         self._background: set[asyncio.Task[None]] = set()  # compactions and snapshots in flight
         self._syncing = asyncio.Lock()
 
+    @property
+    def cache_path(self) -> str | None:
+        """The cache file in use: None before the start and after the close, ':memory:' for none."""
+        return self._store.path if self._store is not None else None
+
     def _open_store(self) -> IndexStore:
         key = "\n".join(sorted(self.roots))
         cache = self.settings.cache_path or str(default_cache_path(self.roots))
         try:
-            return IndexStore(cache, key)
+            store = IndexStore(cache, key)
         except (OSError, sqlite3.Error) as exc:
             log.warning("cannot use the index cache %s (%s); indexing without one", cache, exc)
-            return IndexStore(":memory:", key)
+            store = IndexStore(":memory:", key)
+        if self._seed not in (None, ":memory:", store.path) and store.is_empty():
+            assert self._seed is not None
+            log.info("took the rows of %d files from the cache %s", store.import_files(self._seed, self.roots),
+                     self._seed)
+        return store
 
     async def _rebuild(self, progress: ProgressCallback | None, exc: Exception) -> None:
         """After a cache error: start the cache afresh and index everything again. Should the new cache fail

@@ -35,8 +35,9 @@ _EXCLUDE_FILE = os.path.join(".git", "info", "exclude")
 
 
 class WorkspaceIndex(IndexCore):
-    def __init__(self, roots: Sequence[str | Path], settings: IndexSettings | None = None) -> None:
-        super().__init__(roots, settings)
+    def __init__(self, roots: Sequence[str | Path], settings: IndexSettings | None = None, *,
+                 seed: str | None = None) -> None:
+        super().__init__(roots, settings, seed=seed)
         self._debouncer = Debouncer(self.settings.debounce_ms / 1000, self._apply_events)
         self._watcher: FileWatcher | None = None
         self._ready = asyncio.Event()

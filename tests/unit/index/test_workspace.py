@@ -507,3 +507,34 @@ async def test_a_big_batch_of_disk_changes_uses_the_pool(fixture_tree: Path, tmp
     assert pools == [2]
     assert [s.path for s in index.definitions_named("switched_2")] == [str(paths[2])]
     await index.close()
+
+
+async def test_a_new_set_of_folders_starts_warm_for_the_folders_it_keeps(
+        fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.worker as worker
+
+    web, py = fixture_tree / "web", fixture_tree / "pyproj"
+    before = WorkspaceIndex([web], replace(settings(tmp_path), cache_path=str(tmp_path / "web.sqlite")))
+    await before.start()
+    seed = before.cache_path
+    await before.close()
+    parsed: list[str] = []
+    real = worker.raw_outline_of_source
+    monkeypatch.setattr(worker, "raw_outline_of_source", lambda spec, data: parsed.append(spec.name) or real(spec, data))
+    after = WorkspaceIndex([web, py], replace(settings(tmp_path), cache_path=str(tmp_path / "both.sqlite")), seed=seed)
+    await after.start()  # the folder added
+    assert set(parsed) == {"python"}  # only the added folder was parsed; the kept one came from the old cache
+    assert after.definitions_named("util") and after.definitions_named("tool")
+    await after.close()
+    parsed.clear()
+    web_only = WorkspaceIndex([web], replace(settings(tmp_path), cache_path=str(tmp_path / "w2.sqlite")),
+                              seed=str(tmp_path / "both.sqlite"))
+    await web_only.start()  # the folder removed: nothing to parse, nothing of it left
+    assert parsed == [] and not [p for p in web_only.files if "/pyproj/" in p] and web_only.definitions_named("util")
+    await web_only.close()
+    (tmp_path / "garbage.sqlite").write_bytes(b"not a database" * 100)
+    fresh = WorkspaceIndex([web], replace(settings(tmp_path), cache_path=str(tmp_path / "w3.sqlite")),
+                           seed=str(tmp_path / "garbage.sqlite"))
+    await fresh.start()  # a seed it cannot read: a cold start
+    assert fresh.definitions_named("util")
+    await fresh.close()

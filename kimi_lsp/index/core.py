@@ -85,10 +85,9 @@ class IndexCore:
         except (OSError, sqlite3.Error) as exc:
             log.warning("cannot use the index cache %s (%s); indexing without one", cache, exc)
             store = IndexStore(":memory:", key)
-        if self._seed not in (None, ":memory:", store.path) and store.is_empty():
-            assert self._seed is not None
-            log.info("took the rows of %d files from the cache %s", store.import_files(self._seed, self.roots),
-                     self._seed)
+        seed = self._seed
+        if seed is not None and seed not in (":memory:", store.path) and store.is_empty():
+            log.info("took the rows of %d files from the cache %s", store.import_files(seed, self.roots), seed)
         return store
 
     async def _rebuild(self, progress: ProgressCallback | None, exc: Exception) -> None:

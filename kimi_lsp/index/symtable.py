@@ -176,9 +176,8 @@ class SymbolTable:
         self.generation = 0  # bumped by every change: tells whether a saved snapshot is still current
 
     def replace_file(self, fid: int, symbols: FileSymbols) -> None:
-        self.remove_file(fid)
-        self.overlay[fid] = symbols
-        self.num_overlay_symbols += len(symbols)
+        self.remove_file(fid)  # hides the file's base entries
+        self.add_file(fid, symbols)
 
     def add_file(self, fid: int, symbols: FileSymbols) -> None:
         """replace_file for a file id the table has never held: nothing of it in the base to hide."""

@@ -24,6 +24,7 @@ class ServerProgress:
         self.ls = ls
         self.title = title
         self.token: str | None = None
+        self._last: tuple[str, int | None] | None = None
 
     async def __aenter__(self) -> ServerProgress:
         window = self.ls.client_capabilities.window
@@ -40,7 +41,9 @@ class ServerProgress:
         return self
 
     def report(self, message: str, percentage: int | None = None) -> None:
-        if self.token is not None:
+        """Send a step, unless it repeats the one before (a sync's last batch and its end read the same)."""
+        if self.token is not None and (message, percentage) != self._last:
+            self._last = (message, percentage)
             self.ls.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message, percentage=percentage))
 
     async def __aexit__(self, *exc: object) -> None:

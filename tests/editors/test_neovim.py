@@ -1,6 +1,6 @@
 """The Neovim plugin (editors/neovim) in real Neovim, driven over msgpack-rpc with pynvim:
 0.11.4 shows popup completion, diagnostics and applies the quick fix; 0.12.4 shows ghost text
-(inline completion) and accepts it with <Tab>."""
+(inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes."""
 from __future__ import annotations
 
 import os
@@ -143,3 +143,53 @@ def test_neovim_checkhealth(nvim_for) -> None:
         return messages if "kimi: reindex" in messages else ""
 
     assert "kimi: reindexed" in str(wait_for(reindex_message, 30, "the reindex answer"))
+
+
+PROGRESS_LUA = """
+_G.kimi_progress = {}
+vim.api.nvim_create_autocmd('LspProgress', { callback = function(ev)
+  table.insert(_G.kimi_progress, ev.data.params.value)
+end })
+"""
+
+REQUEST_LUA = """
+local method, params = ...
+local client = vim.lsp.get_clients({ bufnr = 0, name = 'kimi' })[1]
+local answer = client:request_sync(method, params, 10000, 0)
+return answer and answer.result or vim.NIL
+"""
+
+
+def test_neovim_workspace_folders(nvim_for, tmp_path: Path) -> None:
+    """:lua vim.lsp.buf.add_workspace_folder() indexes the added folder (with work-done progress) and
+    remove_workspace_folder() forgets it; the open buffer, edited and unsaved, keeps its symbols."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "helpers.py").write_text("def far_away_helper(x):\n    return x\n")
+    nvim = nvim_for(NVIM_011)
+    nvim.exec_lua(PROGRESS_LUA)
+    nvim.current.buffer.append(["", "def only_in_buffer():", "    pass"])
+
+    def symbols(query: str) -> list[str]:
+        result = nvim.exec_lua(REQUEST_LUA, "workspace/symbol", {"query": query})
+        return [s["location"]["uri"] for s in result or []]
+
+    wait_for(lambda: symbols("greet"), 30, "the first index")
+    assert not symbols("far_away_helper")
+
+    nvim.exec_lua("vim.lsp.buf.add_workspace_folder(...)", str(other))
+    found = wait_for(lambda: symbols("far_away_helper"), 30, "the added folder's symbols")
+    assert found == [(other / "helpers.py").as_uri()]
+    assert symbols("greet"), "the kept folder is still indexed"
+    outline = nvim.exec_lua(REQUEST_LUA, "textDocument/documentSymbol",
+                            {"textDocument": {"uri": nvim.exec_lua("return vim.uri_from_bufnr(0)")}})
+    assert "only_in_buffer" in [s["name"] for s in outline], "the open buffer's text moved to the new index"
+
+    progress = nvim.exec_lua("return _G.kimi_progress")  # the first index may end after the autocmd
+    last_begin = max(i for i, value in enumerate(progress) if value["kind"] == "begin")
+    new_index = progress[last_begin:]
+    assert new_index[0]["title"] == "Indexing" and new_index[-1]["kind"] == "end", progress
+    assert new_index[-2] == {"kind": "report", "title": "Indexing", "message": "Indexing 2/2", "percentage": 100}
+
+    nvim.exec_lua("vim.lsp.buf.remove_workspace_folder(...)", str(other))
+    wait_for(lambda: symbols("greet") and not symbols("far_away_helper"), 30, "the removed folder to be forgotten")

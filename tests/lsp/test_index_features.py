@@ -119,6 +119,7 @@ async def test_indexing_reports_work_done_progress(indexed: Session) -> None:
     steps = [r for r in reports if isinstance(r, lsp.WorkDoneProgressReport)]
     assert steps and all(re.fullmatch(r"Indexing [\d,]+/[\d,]+\+?", s.message or "") for s in steps)
     assert steps[-1].message == "Indexing 3/3" and steps[-1].percentage == 100  # .env is never indexed
+    assert all(a != b for a, b in zip(steps, steps[1:]))  # no step repeats the one before
     percentages = [s.percentage for s in steps if s.percentage is not None]
     assert percentages == sorted(percentages)  # never falls back
     assert all(s.percentage is None for s in steps if (s.message or "").endswith("+"))

@@ -26,7 +26,7 @@ from kimi_lsp.index.documents import OpenDocuments
 from kimi_lsp.index.jobs import Job, ThreadFeed, default_workers, in_thread_settled, run_jobs, start_pool
 from kimi_lsp.index.model import Progress
 from kimi_lsp.index.resolve import Resolver
-from kimi_lsp.index.store import FileRecord, IndexStore, default_cache_path
+from kimi_lsp.index.store import FileRecord, IndexStore, default_cache_path, prune_caches
 from kimi_lsp.index.symtable import Base, SymbolTable, build_compacted
 from kimi_lsp.index.worker import FileResult, packed_symbols_of_blob
 
@@ -85,6 +85,10 @@ class IndexCore:
         except (OSError, sqlite3.Error) as exc:
             log.warning("cannot use the index cache %s (%s); indexing without one", cache, exc)
             store = IndexStore(":memory:", key)
+        if self.settings.cache_path is None:
+            pruned = prune_caches(Path(cache).parent, keep=store.path)
+            if pruned:
+                log.info("deleted %d index cache files unused for 30 days: %s", len(pruned), ", ".join(pruned))
         seed = self._seed
         if seed is not None and seed not in (":memory:", store.path) and store.is_empty():
             log.info("took the rows of %d files from the cache %s", store.import_files(seed, self.roots), seed)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 6
 WRITE_BATCH = 2000  # file rows per write transaction
 APP_ID = 0x6B696D69  # 'kimi'
+CACHE_MAX_AGE_S = 30 * 24 * 3600  # a default-directory cache not opened for this long is deleted
+_CACHE_NAME = re.compile(r"([0-9a-f]{24})\.sqlite(?:-wal|-shm|-journal)?")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -51,6 +56,41 @@ def default_cache_path(roots: Sequence[str]) -> Path:
     return Path(base) / "kimi-lsp" / "index" / f"{key}.sqlite"
 
 
+def prune_caches(directory: Path, keep: str, max_age_s: float = CACHE_MAX_AGE_S) -> list[str]:
+    """Delete the caches in the default cache `directory` that no server has opened or written for max_age_s
+    (opening one marks it used): those of workspaces, or sets of folders, no longer worked on. Only the file
+    names default_cache_path makes are touched, a cache with its -wal/-shm companions together, and never
+    `keep`. Returns the names deleted."""
+    newest: dict[str, float] = {}
+    names: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _CACHE_NAME.fullmatch(entry.name)
+        if match is None or os.path.join(directory, match[1] + ".sqlite") == keep:
+            continue
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        newest[match[1]] = max(newest.get(match[1], 0.0), mtime)
+        names.setdefault(match[1], []).append(entry.name)
+    cutoff = time.time() - max_age_s
+    deleted = []
+    for key, mtime in newest.items():
+        if mtime >= cutoff:
+            continue
+        for name in names[key]:
+            try:
+                os.unlink(os.path.join(directory, name))
+                deleted.append(name)
+            except OSError:  # gone meanwhile, or not ours to delete: no harm either way
+                pass
+    return sorted(deleted)
+
+
 class IndexStore:
     def __init__(self, path: str | Path, key: str) -> None:
         """Open (or create) the cache at `path` for the workspace `key`; ':memory:' keeps nothing on disk."""
@@ -64,6 +104,9 @@ class IndexStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             db = self._connect()
+            if self.path != ":memory:":
+                with suppress(OSError):
+                    os.utime(self.path)  # in use: see prune_caches
             if self._is_ours(db):
                 return db
             db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -538,3 +539,26 @@ async def test_a_new_set_of_folders_starts_warm_for_the_folders_it_keeps(
     await fresh.start()  # a seed it cannot read: a cold start
     assert fresh.definitions_named("util")
     await fresh.close()
+
+
+async def test_default_cache_directory_loses_caches_unused_for_30_days(fixture_tree: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    index = WorkspaceIndex([fixture_tree], IndexSettings(workers=0))
+    await index.start()
+    mine = Path(str(index.cache_path))
+    await index.close()
+    directory = mine.parent
+    old = time.time() - 31 * 24 * 3600
+    stale, recent, written = "a" * 24 + ".sqlite", "b" * 24 + ".sqlite", "c" * 24 + ".sqlite"
+    for name in (stale, stale + "-wal", recent, written, written + "-wal", "notes.sqlite"):
+        (directory / name).write_bytes(b"")
+    for name in (stale, stale + "-wal", written, "notes.sqlite", mine.name):
+        os.utime(directory / name, (old, old))  # `written`: its -wal is fresh, so it is in use
+
+    again = WorkspaceIndex([fixture_tree], IndexSettings(workers=0))
+    await again.start()
+    assert again.cache_path == str(mine) and len(again.files) == len(index.files)  # its own cache: kept, warm
+    await again.close()
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        [mine.name, recent, written, written + "-wal", "notes.sqlite"])

@@ -168,8 +168,7 @@ class IndexCore:
                        tally: Tally) -> AsyncIterator[list[Job]]:
         """Batches of the walked files whose size or mtime the records do not match (the rest count as done),
         about BATCH_BYTES of source each; adds every walked path to `found`."""
-        batch: list[Job] = []
-        size = 0
+        batches = Batches()
         async for files in chunks:
             for f in files:
                 if f.path in found:  # a root inside another root: its files come twice
@@ -180,14 +179,12 @@ class IndexCore:
                 if record is not None and record.size == f.size and record.mtime_ns == f.mtime_ns:
                     tally.done += 1
                     continue
-                batch.append((f.path, record.digest if record is not None else None))
-                size += f.size
-                if size >= BATCH_BYTES or len(batch) >= MAX_BATCH:
-                    yield batch
-                    batch, size = [], 0
+                full = batches.add((f.path, record.digest if record is not None else None), f.size)
+                if full is not None:
+                    yield full
         tally.walking = False
-        if batch:
-            yield batch
+        if batches.rest:
+            yield batches.rest
 
     def _in_background(self, work: Coroutine[None, None, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -299,6 +296,24 @@ class IndexCore:
             table.install_base(await asyncio.to_thread(build_compacted, snapshot))
         finally:
             self._compacting = False
+
+
+class Batches:
+    """Cuts jobs into pool tasks of about BATCH_BYTES of source, at most MAX_BATCH files: even work for the
+    workers whether the files are small or big."""
+
+    def __init__(self) -> None:
+        self.rest: list[Job] = []
+        self._bytes = 0
+
+    def add(self, job: Job, size: int) -> list[Job] | None:
+        """Queue a job; returns a full batch when this one completes it."""
+        self.rest.append(job)
+        self._bytes += size
+        if self._bytes < BATCH_BYTES and len(self.rest) < MAX_BATCH:
+            return None
+        full, self.rest, self._bytes = self.rest, [], 0
+        return full
 
 
 @dataclass(slots=True)

@@ -562,3 +562,32 @@ async def test_default_cache_directory_loses_caches_unused_for_30_days(fixture_t
     await again.close()
     assert sorted(p.name for p in directory.iterdir()) == sorted(
         [mine.name, recent, written, written + "-wal", "notes.sqlite"])
+
+
+async def test_disk_changes_are_cut_into_tasks_by_bytes(fixture_tree: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.core as core
+
+    index = await started(fixture_tree, tmp_path)
+    tasks: list[list[str]] = []
+    run_jobs = core.run_jobs
+
+    async def recorded(batches, *args):  # type: ignore[no-untyped-def]
+        async def seen():  # type: ignore[no-untyped-def]
+            async for batch in batches:
+                tasks.append([os.path.basename(path) for path, _ in batch])
+                yield batch
+        async for results in run_jobs(seen(), *args):
+            yield results
+
+    monkeypatch.setattr(core, "run_jobs", recorded)
+    monkeypatch.setattr(core, "BATCH_BYTES", 1000)
+    (fixture_tree / "big.py").write_text("def big():\n    pass\n" + "# padding\n" * 120)
+    for name in ("s1.py", "s2.py", "gone.py"):
+        (fixture_tree / name).write_text("x = 1\n")
+    (fixture_tree / "gone.py").unlink()
+    index.file_events([FileEvent("created", str(fixture_tree / n)) for n in ("big.py", "s1.py", "gone.py", "s2.py")])
+    await index.flush_events()
+    assert tasks == [["big.py"], ["s1.py", "s2.py"]]
+    assert [s.path for s in index.definitions_named("big")] == [str(fixture_tree / "big.py")]
+    await index.close()

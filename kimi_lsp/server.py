@@ -7,6 +7,7 @@ helpers every handler needs (snapshot a document at a position, tell the client 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class KimiLanguageServer(LanguageServer):
         self.settings = Settings()
         self.engines = EngineHost(self.send_status)
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
+        self.folder_change = asyncio.Lock()  # workspace folder changes apply one at a time
         self.client_watches_files = False  # the client's watcher feeds the index (registered once, at its start)
         self.background: set[Any] = set()  # tasks the server owns (engine boot, indexing), kept until done
         self.engine_boot: Any = None  # the embedded engine's boot task while it runs

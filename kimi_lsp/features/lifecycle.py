@@ -49,13 +49,14 @@ def initialize(ls: KimiLanguageServer, params: lsp.InitializeParams) -> None:
 
 async def initialized(ls: KimiLanguageServer, params: lsp.InitializedParams) -> None:
     await start_engine(ls)
-    _in_background(ls, start_index(ls))
+    _in_background(ls, start_index(ls, ls.index))
 
 
 async def shutdown(ls: KimiLanguageServer, params: None) -> None:
     await stop_engine(ls)
-    if ls.index is not None:
-        await ls.index.close()
+    async with ls.folder_change:  # a new set of folders being loaded is swapped in first
+        if ls.index is not None:
+            await ls.index.close()
 
 
 async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChangeConfigurationParams) -> None:
@@ -94,10 +95,9 @@ async def _register_file_watcher(ls: KimiLanguageServer) -> bool:
     return True
 
 
-async def start_index(ls: KimiLanguageServer) -> None:
+async def start_index(ls: KimiLanguageServer, index: WorkspaceIndex | None) -> None:
     """Index the workspace off the loop, with progress; follow disk changes through the client's file watcher
     when it offers one (dynamic registration, asked for once), else through watchdog - never both."""
-    index = ls.index
     if index is None or not index.roots:
         return
     if not ls.client_watches_files:
@@ -111,22 +111,29 @@ async def start_index(ls: KimiLanguageServer) -> None:
 
 
 async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
-    """Index the new set of folders: a new index, which the open documents move to; the old one closes. The
-    cache is per set of folders: a new set's cache takes the rows of the folders it keeps from the old one,
-    so only an added folder is parsed."""
-    old = ls.index
-    if old is None:
-        return
-    removed = {_resolved(f.uri) for f in params.event.removed if f.uri.startswith("file:")}
-    roots = [r for r in old.roots if r not in removed]
-    roots += [r for r in (_resolved(f.uri) for f in params.event.added if f.uri.startswith("file:")) if r not in roots]
-    if roots == list(old.roots):
-        return
-    ls.index = WorkspaceIndex(roots, old.settings, seed=old.cache_path)
-    for uri, document in ls.workspace.text_documents.items():
-        ls.index.did_open(uri, document.source, document.version or 0, document.language_id)
-    await old.close()
-    _in_background(ls, start_index(ls))
+    """Index the new set of folders with a new index. The old one answers until the new one has loaded its
+    cache; then the open documents move over and the old one closes. The cache is per set of folders: a new
+    set's cache takes the rows of the folders it keeps from the old one, so only an added folder is parsed.
+    Changes apply one at a time, each to the set of folders the one before left."""
+    async with ls.folder_change:
+        old = ls.index
+        if old is None:
+            return
+        removed = {_resolved(f.uri) for f in params.event.removed if f.uri.startswith("file:")}
+        roots = [r for r in old.roots if r not in removed]
+        added = (_resolved(f.uri) for f in params.event.added if f.uri.startswith("file:"))
+        roots += [r for r in added if r not in roots]
+        if roots == list(old.roots):
+            return
+        new = WorkspaceIndex(roots, old.settings, seed=old.cache_path)
+        started = _in_background(ls, start_index(ls, new))
+        loaded = asyncio.ensure_future(new.wait_loaded())
+        await asyncio.wait([loaded, started], return_when=asyncio.FIRST_COMPLETED)
+        loaded.cancel()
+        ls.index = new
+        for uri, document in ls.workspace.text_documents.items():
+            new.did_open(uri, document.source, document.version or 0, document.language_id)
+        await old.close()
 
 
 def _resolved(uri: str) -> str:

@@ -71,6 +71,7 @@ class IndexCore:
         self._compacting = False
         self._background: set[asyncio.Task[None]] = set()  # compactions and snapshots in flight
         self._syncing = asyncio.Lock()
+        self._loaded = asyncio.Event()  # the cache's records and symbol table are in memory
 
     @property
     def cache_path(self) -> str | None:
@@ -147,6 +148,7 @@ class IndexCore:
                 base = await in_thread_settled(store.load_symtab)
                 await self._install_stored(stored, base)
             walk = walk or ThreadFeed(partial(_walk_roots, rules), WALK_CHUNK)
+            self._loaded.set()
         except BaseException:  # until _run_and_merge owns them, this does
             if walk is not None:
                 walk.close()

@@ -62,6 +62,8 @@ class WorkspaceIndex(IndexCore):
                 walked = await self._sync(progress, load_cache=False)
         except sqlite3.DatabaseError as exc:
             await self._rebuild(progress, exc)
+        finally:
+            self._loaded.set()
         release_heap()
         self._ready.set()
 
@@ -71,6 +73,11 @@ class WorkspaceIndex(IndexCore):
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
+
+    async def wait_loaded(self) -> None:
+        """Until the start has loaded the cache: from then on, queries answer for every file the cache knew
+        (a warm start, or a new set of folders seeded from the old set's cache), while the walk checks them."""
+        await self._loaded.wait()
 
     async def close(self) -> None:
         """Stop a start() still running, stop watching, save the symbol table, close the cache."""

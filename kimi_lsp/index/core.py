@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -316,6 +316,13 @@ class Batches:
             return None
         full, self.rest, self._bytes = self.rest, [], 0
         return full
+
+    @staticmethod
+    def cut(sized: Iterable[tuple[Job, int]]) -> list[list[Job]]:
+        """Every one of the (job, source bytes) pairs, in batches."""
+        batches = Batches()
+        full = [batch for job, size in sized if (batch := batches.add(job, size)) is not None]
+        return full + [batches.rest] if batches.rest else full
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from kimi_lsp.index.core import Batches, IndexCore, IndexSettings, ProgressCallback, Tally
 from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
 from kimi_lsp.index.documents import uri_to_path
-from kimi_lsp.index.jobs import in_thread_settled, listed, release_heap
+from kimi_lsp.index.jobs import Job, in_thread_settled, listed, release_heap
 from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
 )
@@ -265,20 +265,18 @@ class WorkspaceIndex(IndexCore):
         if any(e.kind == "rescan" or _EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
             await self.reindex()
             return
-        jobs, full = Batches(), []
+        jobs: list[tuple[Job, int]] = []
         for event in batch:
             path = os.path.abspath(event.path)
             record = self.files.get(path)
             rules = self._rules_for(path)
             size = _regular_file_size(path) if rules is not None and rules.accepts(path) else None
             if size is not None:
-                done = jobs.add((path, record.digest if record is not None else None), size)
-                full += [done] if done is not None else []
+                jobs.append(((path, record.digest if record is not None else None), size))
             elif record is not None:
                 self._remove([record])
-        full += [jobs.rest] if jobs.rest else []
-        tally = Tally(sum(map(len, full)), walking=False)
-        await self._run_and_merge(listed(full), None, tally, self.settings.workers)
+        batches = listed(Batches.cut(jobs))
+        await self._run_and_merge(batches, None, Tally(len(jobs), walking=False), self.settings.workers)
 
 
 def _regular_file_size(path: str) -> int | None:

@@ -1,6 +1,7 @@
 """The Neovim plugin (editors/neovim) in real Neovim, driven over msgpack-rpc with pynvim:
 0.11.4 shows popup completion, diagnostics and applies the quick fix; 0.12.4 shows ghost text
-(inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes."""
+(inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes; after
+`module.` the popup lists the members of a file that is not open, from the index."""
 from __future__ import annotations
 
 import os
@@ -194,3 +195,18 @@ def test_neovim_workspace_folders(nvim_for, tmp_path: Path) -> None:
     nvim.exec_lua("vim.lsp.buf.remove_workspace_folder(...)", str(other))
     wait_for(lambda: not symbols("far_away_helper"), 30, "the removed folder to be forgotten")
     assert symbols("greet"), "the old index answers until the new one has loaded its cache"
+
+
+def test_neovim_module_members_from_the_index(nvim_for, workspace: Path) -> None:
+    """After `util.` the completion popup lists the members of util.py, which is not open: from the index."""
+    (workspace / "util.py").write_text('"""Helpers."""\n\n\ndef helper_one():\n    pass\n\n\nclass HelperTwo:\n'
+                                       '    def method(self):\n        pass\n')
+    nvim = nvim_for(NVIM_011)
+    wait_for(lambda: nvim.exec_lua(REQUEST_LUA, "workspace/symbol", {"query": "helper_one"}), 30, "the index")
+    nvim.command("normal! ggOimport util")
+    nvim.input("GA")
+    nvim.input("\rvalue = util.")
+    wait_for(lambda: nvim.eval("pumvisible()"), 30, "the completion popup")
+    words = [item["word"] for item in nvim.eval("complete_info(['items']).items")]
+    assert {"helper_one", "HelperTwo"} <= set(words), words
+    assert "method" not in words  # a member of the class, not of the module

@@ -1,7 +1,8 @@
 """The Neovim plugin (editors/neovim) in real Neovim, driven over msgpack-rpc with pynvim:
 0.11.4 shows popup completion, diagnostics and applies the quick fix; 0.12.4 shows ghost text
 (inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes; after
-`module.` the popup lists the members of a file that is not open, from the index."""
+`module.` the popup lists the members of a file that is not open, from the index; files written and deleted
+by other programs come and go (watchdog)."""
 from __future__ import annotations
 
 import os
@@ -210,3 +211,21 @@ def test_neovim_module_members_from_the_index(nvim_for, workspace: Path) -> None
     words = [item["word"] for item in nvim.eval("complete_info(['items']).items")]
     assert {"helper_one", "HelperTwo"} <= set(words), words
     assert "method" not in words  # a member of the class, not of the module
+
+
+def test_neovim_index_follows_files_changed_outside_the_editor(nvim_for, workspace: Path) -> None:
+    """A file written, then deleted, by another program (a code generator, a branch switch) shows up in, then
+    leaves, workspace/symbol; Neovim on Linux offers no file watcher, so the server watches with watchdog."""
+    nvim = nvim_for(NVIM_011)
+
+    def symbols(query: str) -> list[str]:
+        result = nvim.exec_lua(REQUEST_LUA, "workspace/symbol", {"query": query})
+        return [s["location"]["uri"] for s in result or []]
+
+    wait_for(lambda: symbols("greet"), 30, "the first index")
+    generated = workspace / "gen" / "api.py"
+    generated.parent.mkdir()
+    generated.write_text("def generated_endpoint():\n    pass\n")
+    assert wait_for(lambda: symbols("generated_endpoint"), 30, "the written file") == [generated.as_uri()]
+    generated.unlink()
+    wait_for(lambda: not symbols("generated_endpoint"), 30, "the deleted file to be forgotten")

@@ -104,20 +104,34 @@ class IgnoreRules:
 
     def accepts(self, path: str | Path) -> bool:
         """Would the walk index this file? For single paths (file events); checks every ancestor directory."""
+        rel = self._rel_top(path)
+        if rel is None or spec_for_path(rel) is None or is_secret_path(rel):
+            return False
+        return self._walked_to(rel) and not self.is_ignored(rel, False, self.chain(rel.rpartition("/")[0]))
+
+    def walks_into(self, path: str | Path) -> bool:
+        """Would the walk enter this directory? For a directory made on disk (file events)."""
+        rel = self._rel_top(path)
+        return (rel is not None and self._walked_to(rel)
+                and not self.is_ignored(rel, True, self.chain(rel.rpartition("/")[0])))
+
+    def _rel_top(self, path: str | Path) -> str | None:
+        """`path` relative to the repository top, if it lies under the root."""
         p = Path(os.path.abspath(path))
         try:
-            rel = p.relative_to(self.top).as_posix()
             p.relative_to(self.root)
+            return p.relative_to(self.top).as_posix()
         except ValueError:
-            return False
-        if spec_for_path(rel) is None or is_secret_path(rel):
-            return False
+            return None
+
+    def _walked_to(self, rel: str) -> bool:
+        """Does the walk enter every directory above `rel` that lies under the root?"""
         parts = rel.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
             if self._under_root(parent) and self.is_ignored(parent, True, self.chain("/".join(parts[:i - 1]))):
                 return False
-        return not self.is_ignored(rel, False, self.chain("/".join(parts[:-1])))
+        return True
 
     def _root_ignored(self) -> bool:
         rel = self._root_prefix.rstrip("/")

@@ -10,6 +10,7 @@ event loop; none blocks it for long. Closed files' outlines live in the SQLite c
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import sqlite3
@@ -26,6 +27,7 @@ from kimi_lsp.index.model import (
     KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
 )
 from kimi_lsp.index.resolve import Resolver
+from kimi_lsp.index.store import FileRecord
 from kimi_lsp.index.symtable import Hit, pack_symbols
 from kimi_lsp.index.watcher import Debouncer, FileWatcher
 from kimi_lsp.index.worker import packed_symbols_of_blob, symbols_of
@@ -261,28 +263,54 @@ class WorkspaceIndex(IndexCore):
             await self.reindex()
 
     async def _apply_batch(self, batch: list[FileEvent]) -> None:
+        """Index the changed files, forget the deleted ones. Clients report a directory made or removed as one
+        event, not one per file in it (VS Code's watcher does, for a folder copied in or deleted): a new
+        directory re-walks the workspace (stat-based, like a warm start), a deleted one drops what was under it."""
         names = {os.path.basename(e.path) for e in batch}
         if any(e.kind == "rescan" or _EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
             await self.reindex()
             return
+        found = [(os.path.abspath(e.path), e.kind, _stat_of(e.path)) for e in batch]
+        if any(kind == "created" and st is not None and stat.S_ISDIR(st.st_mode) and self._walks_into(path)
+               for path, kind, st in found):
+            await self.reindex()
+            return
         jobs: list[tuple[Job, int]] = []
-        for event in batch:
-            path = os.path.abspath(event.path)
+        gone: list[FileRecord] = []
+        vanished: list[str] = []  # not a file the index knows: a directory, if anything
+        for path, _, st in found:
             record = self.files.get(path)
             rules = self._rules_for(path)
-            size = _regular_file_size(path) if rules is not None and rules.accepts(path) else None
-            if size is not None:
-                jobs.append(((path, record.digest if record is not None else None), size))
+            if st is not None and stat.S_ISREG(st.st_mode) and rules is not None and rules.accepts(path):
+                jobs.append(((path, record.digest if record is not None else None), st.st_size))
             elif record is not None:
-                self._remove([record])
+                gone.append(record)
+            elif st is None:
+                vanished.append(path)
+        self._remove(gone + self._records_under(vanished))
         batches = listed(Batches.cut(jobs))
         await self._run_and_merge(batches, None, Tally(len(jobs), walking=False), self.settings.workers)
 
+    def _walks_into(self, directory: str) -> bool:
+        rules = self._rules_for(directory)
+        return rules is not None and rules.walks_into(directory)
 
-def _regular_file_size(path: str) -> int | None:
-    """The size of the regular file at `path`; None if it is gone or something else."""
+    def _records_under(self, directories: list[str]) -> list[FileRecord]:
+        if not directories:
+            return []
+        paths = sorted(self.files)
+        under = []
+        for directory in directories:
+            prefix = directory + os.sep
+            i = bisect.bisect_left(paths, prefix)
+            while i < len(paths) and paths[i].startswith(prefix):
+                under.append(self.files[paths[i]])
+                i += 1
+        return under
+
+
+def _stat_of(path: str) -> os.stat_result | None:
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except OSError:
         return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None

@@ -1,6 +1,7 @@
 """The VS Code extension (editors/vscode, packaged as a .vsix) in VS Code itself: code-server in Debian's
 chromium, driven by playwright-core (vscode/drive.cjs). Shows the status bar item, a syntax-error
-squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows the completion widget.
+squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows the completion widget, the
+file's symbols (Ctrl+Shift+O) and, in workspace symbols (Ctrl+T), a file written by another program.
 Screenshots land in artifacts/editors/<test>/."""
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     assert steps["inline"]["ghost"] == "(1, 2)"
     assert "café = add(1, 2)" in steps["inline"]["lines"]
     assert any(label.startswith("greet") for label in steps["completion"])
+    assert {"add", "greet", "broken"} <= {label.split()[0] for label in steps["document-symbols"] if label}
+    assert any("generated_endpoint" in label and "api.py" in label for label in steps["workspace-symbols"])
     assert "Kimi" in steps["statusbar"]
     assert "Kimi: ready" in steps["statusbar-final"]  # fed by kimi/status
     assert "inline off" in steps["toggle-off"] and "inline off" not in steps["toggle-on"]

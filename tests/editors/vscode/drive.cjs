@@ -5,6 +5,7 @@
 // Usage: node drive.cjs <code-server url> <workspace folder> <screenshot dir>
 'use strict';
 const { chromium } = require('playwright-core');
+const fs = require('fs');
 const path = require('path');
 
 const [url, folder, shots] = process.argv.slice(2);
@@ -148,6 +149,32 @@ async function main() {
     await page.keyboard.press('Escape');
     ok('statusbar-final', await status.first().innerText());
 
+    // Symbols from the index. Go to Symbol in Editor (Ctrl+Shift+O): this file's outline.
+    await page.keyboard.press('Control+Shift+O');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'greet' }).first().waitFor();
+    const outline = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
+    await shot(page, '7-document-symbols');
+    await page.keyboard.press('Escape');
+    ok('document-symbols', outline);
+    // Go to Symbol in Workspace (Ctrl+T) finds a file another program wrote after the start: the client's
+    // file watcher (registered by the server) tells the index.
+    fs.mkdirSync(path.join(folder, 'gen'), { recursive: true });
+    fs.writeFileSync(path.join(folder, 'gen', 'api.py'), 'def generated_endpoint():\n    pass\n');
+    const deadline = Date.now() + STEP_MS;
+    let found = [];
+    while (found.length === 0) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the written file in workspace symbols');
+      await page.keyboard.press('Control+T');
+      await page.waitForSelector('.quick-input-widget input');
+      await page.keyboard.type('generated_endpoint');
+      await page.waitForTimeout(500);
+      found = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'generated_endpoint' })
+        .allInnerTexts();
+      if (found.length > 0) await shot(page, '8-workspace-symbols');
+      await page.keyboard.press('Escape');
+    }
+    ok('workspace-symbols', found);
+
     // The extension's commands.
     await runCommand(page, 'Kimi: Toggle Inline Suggestions');
     await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor();
@@ -166,7 +193,7 @@ async function main() {
     await runCommand(page, 'Kimi: Restart Language Server');
     await page.locator('.panel .view-line', { hasText: 'starting' }).nth(1).waitFor();
     await page.locator('.statusbar-item', { hasText: 'Kimi: ready' }).first().waitFor();
-    await shot(page, '7-restarted');
+    await shot(page, '9-restarted');
     ok('restart', await status.first().innerText());
     const errors = await page.locator('.notification-toast', { hasText: /kimi/i }).allInnerTexts();
     ok('notifications', errors);

@@ -64,6 +64,16 @@ def test_gitignore_above_the_root_applies_unless_it_ignores_the_root(tmp_path: P
     assert found(tmp_path / "vendored") == {"lib/c.py"}  # the folder the user opened is never itself ignored
 
 
+def test_single_paths_are_judged_as_the_walk_would(tmp_path: Path) -> None:
+    make(tmp_path, {".git/HEAD": "", ".gitignore": "build/\n", "src/a.py": "", "build/gen/b.py": "",
+                    "node_modules/pkg/c.js": "", "vendor/d.py": "", ".env": ""})
+    rules = IgnoreRules(tmp_path, exclude=["vendor/"])
+    assert {os.path.relpath(p, tmp_path) for p in map(str, tmp_path.rglob("*")) if rules.accepts(p)} == {"src/a.py"}
+    assert rules.walks_into(tmp_path / "src")
+    for directory in ("build", "build/gen", "node_modules", "node_modules/pkg", "vendor", "../elsewhere"):
+        assert not rules.walks_into(tmp_path / directory), directory
+
+
 def test_exclude_globs_and_size_cap(tmp_path: Path) -> None:
     make(tmp_path, {"a.py": "x = 1\n", "big.py": "x" * 2000, "gen/out.py": "", "deep/x/tmp_1.py": ""})
     assert found(tmp_path, exclude=["gen/", "tmp_*.py"], max_file_bytes=1000) == {"a.py"}

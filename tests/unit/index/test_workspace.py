@@ -591,3 +591,42 @@ async def test_disk_changes_are_cut_into_tasks_by_bytes(fixture_tree: Path, tmp_
     assert tasks == [["big.py"], ["s1.py", "s2.py"]]
     assert [s.path for s in index.definitions_named("big")] == [str(fixture_tree / "big.py")]
     await index.close()
+
+
+async def test_a_directory_made_or_removed_in_one_event_is_indexed_or_forgotten(fixture_tree: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Clients report a folder copied in, or deleted, as one event for the folder, not one per file in it."""
+    import shutil
+
+    index = await started(fixture_tree, tmp_path)
+    pkg = fixture_tree / "pyproj" / "pkg"
+    under_pkg = sorted(p for p in index.files if p.startswith(str(pkg) + os.sep))
+    assert len(under_pkg) >= 3 and index.definitions_named("assist")
+    shutil.rmtree(pkg)
+    index.file_events([FileEvent("deleted", str(pkg))])
+    await index.flush_events()
+    assert not [p for p in index.files if p.startswith(str(pkg) + os.sep)]
+    assert not index.definitions_named("assist")
+    assert str(fixture_tree / "pyproj" / "app.py") in index.files  # its neighbour stays
+
+    copied = fixture_tree / "generated" / "api"
+    copied.mkdir(parents=True)
+    (copied / "routes.py").write_text("def generated_route():\n    pass\n")
+    index.file_events([FileEvent("created", str(fixture_tree / "generated"))])
+    await index.flush_events()
+    assert [s.path for s in index.definitions_named("generated_route")] == [str(copied / "routes.py")]
+
+    walks = 0
+    reindex = index.reindex
+
+    async def counted(*args: object) -> None:
+        nonlocal walks
+        walks += 1
+        await reindex()
+
+    index.reindex = counted  # type: ignore[method-assign]
+    (fixture_tree / "node_modules" / "left").mkdir(parents=True)  # `npm install`: not a folder the walk enters
+    index.file_events([FileEvent("created", str(fixture_tree / "node_modules"))])
+    await index.flush_events()
+    assert walks == 0
+    await index.close()

@@ -1,7 +1,8 @@
 """The VS Code extension (editors/vscode, packaged as a .vsix) in VS Code itself: code-server in Debian's
 chromium, driven by playwright-core (vscode/drive.cjs). Shows the status bar item, a syntax-error
 squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows the completion widget, the
-file's symbols (Ctrl+Shift+O) and, in workspace symbols (Ctrl+T), a file written by another program.
+file's symbols (Ctrl+Shift+O) and, in workspace symbols (Ctrl+T), a file written by another program, gone
+once that program deletes its folder.
 Screenshots land in artifacts/editors/<test>/."""
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     assert any(label.startswith("greet") for label in steps["completion"])
     assert {"add", "greet", "broken"} <= {label.split()[0] for label in steps["document-symbols"] if label}
     assert any("generated_endpoint" in label and "api.py" in label for label in steps["workspace-symbols"])
+    assert steps["deleted-folder"] == []
     assert "Kimi" in steps["statusbar"]
     assert "Kimi: ready" in steps["statusbar-final"]  # fed by kimi/status
     assert "inline off" in steps["toggle-off"] and "inline off" not in steps["toggle-on"]

@@ -67,6 +67,23 @@ async function runCommand(page, title) {
   await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
 }
 
+/** The rows Go to Symbol in Workspace (Ctrl+T) lists for `query`, once `done(rows)` holds; asks again until
+ * then (the index learns of disk changes after a debounce). */
+async function untilSymbols(page, query, done, what, shotName) {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    await page.keyboard.press('Control+T');
+    await page.waitForSelector('.quick-input-widget input');
+    await page.keyboard.type(query);
+    await page.waitForTimeout(500);
+    const rows = await page.locator('.quick-input-list .monaco-list-row', { hasText: query }).allInnerTexts();
+    if (done(rows)) await shot(page, shotName);
+    await page.keyboard.press('Escape');
+    if (done(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(rows)}`);
+  }
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -160,20 +177,12 @@ async function main() {
     // file watcher (registered by the server) tells the index.
     fs.mkdirSync(path.join(folder, 'gen'), { recursive: true });
     fs.writeFileSync(path.join(folder, 'gen', 'api.py'), 'def generated_endpoint():\n    pass\n');
-    const deadline = Date.now() + STEP_MS;
-    let found = [];
-    while (found.length === 0) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for the written file in workspace symbols');
-      await page.keyboard.press('Control+T');
-      await page.waitForSelector('.quick-input-widget input');
-      await page.keyboard.type('generated_endpoint');
-      await page.waitForTimeout(500);
-      found = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'generated_endpoint' })
-        .allInnerTexts();
-      if (found.length > 0) await shot(page, '8-workspace-symbols');
-      await page.keyboard.press('Escape');
-    }
+    const found = await untilSymbols(page, 'generated_endpoint', (rows) => rows.length > 0, 'the written file',
+      '8-workspace-symbols');
     ok('workspace-symbols', found);
+    fs.rmSync(path.join(folder, 'gen'), { recursive: true });
+    ok('deleted-folder', await untilSymbols(page, 'generated_endpoint', (rows) => rows.length === 0,
+      'the deleted folder to be forgotten', '9-deleted-folder'));
 
     // The extension's commands.
     await runCommand(page, 'Kimi: Toggle Inline Suggestions');
@@ -193,7 +202,7 @@ async function main() {
     await runCommand(page, 'Kimi: Restart Language Server');
     await page.locator('.panel .view-line', { hasText: 'starting' }).nth(1).waitFor();
     await page.locator('.statusbar-item', { hasText: 'Kimi: ready' }).first().waitFor();
-    await shot(page, '9-restarted');
+    await shot(page, '10-restarted');
     ok('restart', await status.first().innerText());
     const errors = await page.locator('.notification-toast', { hasText: /kimi/i }).allInnerTexts();
     ok('notifications', errors);

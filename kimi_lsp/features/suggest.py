@@ -18,7 +18,7 @@ from ..engine_client import EngineError
 from ..generation import Sampling
 from ..snapshot import DocumentSnapshot
 from ..index.documents import uri_to_path
-from ..index.secrets import is_secret_path, scrub_text
+from ..index.secrets import is_secret_file, scrub_text
 from ..repo_context import import_snippets
 from ..syntax import errors_with_insertion
 from ..templates import Snippet
@@ -35,7 +35,7 @@ async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: st
                   max_tokens: int | None = None) -> str | None:
     """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
     generator = ls.engines.generator
-    if generator is None or is_secret_path(uri_to_path(snapshot.uri)):
+    if generator is None or is_secret_file(uri_to_path(snapshot.uri)):
         return None
     template = template_for(ls.settings.model.profile)
     prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text,

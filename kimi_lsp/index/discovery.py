@@ -19,7 +19,7 @@ from typing import NamedTuple
 from pathspec import GitIgnoreSpec
 
 from kimi_lsp.index.languages import LANGUAGES, spec_for_path
-from kimi_lsp.index.secrets import is_secret_path
+from kimi_lsp.index.secrets import is_secret_file, is_secret_path
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class IgnoreRules:
     def accepts(self, path: str | Path) -> bool:
         """Would the walk index this file? For single paths (file events); checks every ancestor directory."""
         rel = self._rel_top(path)
-        if rel is None or spec_for_path(rel) is None or is_secret_path(rel):
+        if rel is None or spec_for_path(rel) is None or is_secret_path(rel) or is_secret_file(str(path)):
             return False
         return self._walked_to(rel) and not self.is_ignored(rel, False, self.chain(rel.rpartition("/")[0]))
 
@@ -182,13 +182,19 @@ def walk(rules: IgnoreRules) -> Iterator[FoundFile]:
                 if "." + name.rpartition(".")[2].lower() not in extensions:
                     continue
                 rel = prefix + name
-                if is_secret_path(rel) or rules.is_ignored(rel, False, chain):
+                if is_secret_path(rel) or rules.is_ignored(rel, False, chain) or _links_to_secret(entry):
                     continue
                 st = entry.stat()
             except OSError:
                 continue  # broken symlink, vanished file, permission
             if st.st_size <= max_bytes:
                 yield FoundFile(entry.path, st.st_size, st.st_mtime_ns)
+
+
+def _links_to_secret(entry: os.DirEntry[str]) -> bool:
+    """A symlink whose target is a secret file, whatever the link's own name (`notes.py -> ~/.aws/credentials`).
+    is_symlink() comes with the directory listing: no extra system call for other files."""
+    return entry.is_symlink() and is_secret_path(os.path.realpath(entry.path))
 
 
 def _list_once(abs_dir: str, seen: set[tuple[int, int]]) -> list[os.DirEntry[str]] | None:

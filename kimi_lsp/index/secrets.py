@@ -8,6 +8,7 @@ text before it leaves the machine (prompts to a model). Both are pure; neither d
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from functools import lru_cache
 from pathlib import PurePath
@@ -32,6 +33,12 @@ _SECRET_PARENTS: dict[str, frozenset[str] | None] = {
 }
 
 _PARENT_HINT = re.compile(r"(?i)\.(?:aws|docker|kube|ssh|gnupg)")
+
+
+def is_secret_file(path: str) -> bool:
+    """is_secret_path for the file itself or, through symlinks, the file it is (`notes.py -> ~/.aws/credentials`).
+    Costs a system call per path component: for single files, not for a walk's every entry."""
+    return is_secret_path(path) or is_secret_path(os.path.realpath(path))
 
 
 def is_secret_path(path: str | PurePath) -> bool:

@@ -80,10 +80,12 @@ async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -
 
 
 async def test_secret_files_are_never_sent_and_credentials_are_scrubbed(indexed: Session) -> None:
-    uri = _open_file(indexed, ".env")
-    assert await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=0),
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))) is None
+    (indexed.root / "env_settings.py").symlink_to(indexed.root / ".env")  # a link: its target's name counts
+    for name in (".env", "env_settings.py"):
+        uri = _open_file(indexed, name)
+        assert await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=0),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))) is None
     assert indexed.records("request") == []
     key = "AKIA" + "ABCDEFGHIJKLMNOP"
     uri = indexed.open("settings.py", f'AWS_KEY = "{key}"\npassword = "hunter2hunter2"\n# case: add\ndef f():\n    \n')

@@ -173,3 +173,23 @@ async def test_secret_files_are_never_opened(tmp_path: Path, monkeypatch: pytest
     assert set(index.files) == {str(tmp_path.resolve() / "ok.py")}
     assert str(tmp_path.resolve() / "ok.py") in opened  # the spy does see the files we read
     assert not secret_paths & set(opened)
+
+
+async def test_a_link_to_a_secret_file_is_never_opened_whatever_its_name(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    home, root = tmp_path / "home", tmp_path / "ws"
+    make(home, {".aws/credentials": "aws_secret_access_key = x", ".env": "TOKEN=x", "lib/ok.py": "y = 2"})
+    make(root, {"main.py": "x = 1"})
+    for link, target in (("notes.py", ".aws/credentials"), ("settings.py", ".env"), ("shared.py", "lib/ok.py")):
+        (root / link).symlink_to(home / target)
+    opened: list[str] = []
+    real_os_open = os.open
+    monkeypatch.setattr(os, "open", lambda file, *a, **k: opened.append(os.path.realpath(file)) or real_os_open(
+        file, *a, **k))
+    index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0))
+    await index.start()
+    assert sorted(os.path.basename(p) for p in index.files) == ["main.py", "shared.py"]  # links are followed
+    assert not {str(home / ".aws/credentials"), str(home / ".env")} & set(opened)
+    rules = IgnoreRules(root)
+    assert not rules.accepts(root / "notes.py") and rules.accepts(root / "shared.py")  # file events too
+    await index.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -65,7 +66,7 @@ def _same(line: int, col: int) -> int:
 def recoder(source: bytes, encoding: str) -> Recode:
     """Converts UTF-16 columns of `source` (UTF-8 bytes, lines split at \\n as tree-sitter counts them) to
     `encoding` columns. Identity for UTF-16 clients and on ASCII lines."""
-    if encoding == UTF16:
+    if encoding == UTF16 or source.isascii():  # most source files: no line to split
         return _same
     lines = source.split(b"\n")
 
@@ -106,11 +107,18 @@ def workspace_symbol(location: SymbolLocation, recode: Recode = _same) -> lsp.Wo
     end_col = location.col + len(location.name.encode("utf-16-le")) // 2
     start = lsp.Position(line=location.line, character=recode(location.line, location.col))
     end = lsp.Position(line=location.line, character=recode(location.line, end_col))
+    uri, name = _uri_and_name(location.path)
     return lsp.WorkspaceSymbol(
         name=location.name, kind=SYMBOL_KINDS.get(location.kind, lsp.SymbolKind.Variable),
-        location=lsp.Location(uri=Path(location.path).as_uri(), range=lsp.Range(start=start, end=end)),
-        container_name=Path(location.path).name,
+        location=lsp.Location(uri=uri, range=lsp.Range(start=start, end=end)), container_name=name,
     )
+
+
+@lru_cache(maxsize=4096)
+def _uri_and_name(path: str) -> tuple[str, str]:
+    """A file's URI and name: a results list names the same file many times, and a Path costs 10 us."""
+    p = Path(path)
+    return p.as_uri(), p.name
 
 
 def member_item(definition: Definition) -> lsp.CompletionItem:
@@ -133,11 +141,12 @@ def _recoder_for(index: WorkspaceIndex, uri_or_path: str, encoding: str) -> Reco
     if encoding == UTF16:
         return _same
     path = uri_to_path(uri_or_path)
-    document = index.documents.get(uri_or_path) or index.documents.get(Path(path).as_uri())
+    document = index.documents.get(uri_or_path) or index.documents.get(_uri_and_name(path)[0])
     if document is not None:
         return recoder(document.source, encoding)
     try:
-        return recoder(Path(path).read_bytes(), encoding)
+        with open(path, "rb") as file:
+            return recoder(file.read(), encoding)
     except OSError:
         return _same
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from pathspec import GitIgnoreSpec
 
 from kimi_lsp.index.languages import LANGUAGES, spec_for_path
-from kimi_lsp.index.secrets import is_secret_file, is_secret_path
+from kimi_lsp.index.secrets import is_secret_path
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class IgnoreRules:
     def accepts(self, path: str | Path) -> bool:
         """Would the walk index this file? For single paths (file events); checks every ancestor directory."""
         rel = self._rel_top(path)
-        if rel is None or spec_for_path(rel) is None or is_secret_path(rel) or is_secret_file(str(path)):
+        if rel is None or spec_for_path(rel) is None or is_secret_path(rel) or is_secret_path(os.path.realpath(path)):
             return False
         return self._walked_to(rel) and not self.is_ignored(rel, False, self.chain(rel.rpartition("/")[0]))
 

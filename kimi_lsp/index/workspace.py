@@ -239,17 +239,15 @@ class WorkspaceIndex(IndexCore):
     def file_events(self, events: Iterable[FileEvent]) -> None:
         """Feed disk changes (from didChangeWatchedFiles); they are applied in one debounced batch."""
         for event in events:
-            self._debouncer.add(event)
+            if _ours(event.path):
+                self._debouncer.add(event)
 
     async def flush_events(self) -> None:
         """Apply pending disk changes now."""
         await self._debouncer.drain()
 
     def _on_watch_event(self, event: FileEvent, is_dir: bool) -> None:
-        parts = event.path.split(os.sep)
-        if _EXCLUDE_FILE in event.path:
-            self._debouncer.add(event)
-        elif not DEFAULT_EXCLUDED_DIRS.intersection(parts):  # git's own writes, node_modules churn: not ours
+        if _ours(event.path):
             self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
@@ -307,6 +305,12 @@ class WorkspaceIndex(IndexCore):
                 under.append(self.files[paths[i]])
                 i += 1
         return under
+
+
+def _ours(path: str) -> bool:
+    """Not git's own writes, node_modules churn or the like (the built-in excluded directories), except git's
+    exclude file."""
+    return _EXCLUDE_FILE in path or not DEFAULT_EXCLUDED_DIRS.intersection(path.split(os.sep))
 
 
 def _stat_of(path: str) -> os.stat_result | None:

@@ -630,3 +630,19 @@ async def test_a_directory_made_or_removed_in_one_event_is_indexed_or_forgotten(
     await index.flush_events()
     assert walks == 0
     await index.close()
+
+
+async def test_events_in_git_or_node_modules_are_dropped_before_any_work(fixture_tree: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kimi_lsp.index.workspace as workspace
+
+    index = await started(fixture_tree, tmp_path)
+    stat_of = workspace._stat_of
+    looked_at: list[str] = []
+    monkeypatch.setattr(workspace, "_stat_of", lambda path: looked_at.append(path) or stat_of(path))
+    index.file_events([FileEvent("deleted", str(fixture_tree / ".git" / "index.lock")),
+                       FileEvent("created", str(fixture_tree / "node_modules" / "left" / "index.js")),
+                       FileEvent("created", str(fixture_tree / "new.py"))])
+    await index.flush_events()
+    assert looked_at == [str(fixture_tree / "new.py")]
+    await index.close()

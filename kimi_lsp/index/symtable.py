@@ -165,12 +165,30 @@ def _compacted_by_sort(inp: CompactionInput) -> Base:
     return _build_columns(names, fids, lines, colkinds) if names else EMPTY_BASE
 
 
+@dataclass(slots=True, frozen=True)
+class _OverlayText:
+    """The overlay's names folded, each ended by '\n', for fuzzy search: name k starts at starts[k]; the first
+    j + 1 files hold file_ends[j] names; fids[j] is the j-th file."""
+
+    folded: str
+    starts: list[int]
+    file_ends: list[int]
+    fids: list[int]
+
+    def hit(self, overlay: dict[int, FileSymbols], k: int) -> Hit:
+        j = bisect_right(self.file_ends, k)
+        fid = self.fids[j]
+        name, line, ck = overlay[fid][k - (self.file_ends[j - 1] if j else 0)]
+        return Hit(name, fid, line, ck >> 5, ck & 31)
+
+
 class SymbolTable:
     def __init__(self, base: Base = EMPTY_BASE) -> None:
         self.base = base
         self.overlay: dict[int, FileSymbols] = {}
         self.dead: set[int] = set()  # files whose base entries are stale
         self._by_name: dict[str, list[int]] | None = {}  # overlay name -> fids, rebuilt lazily after changes
+        self._scan_text: _OverlayText | None = None  # the overlay's names for fuzzy search, rebuilt lazily
         self._touched: set[int] = set()
         self.num_overlay_symbols = 0
         self.generation = 0  # bumped by every change: tells whether a saved snapshot is still current
@@ -183,13 +201,13 @@ class SymbolTable:
         """replace_file for a file id the table has never held: nothing of it in the base to hide."""
         self.overlay[fid] = symbols
         self.num_overlay_symbols += len(symbols)
-        self._by_name = None
+        self._by_name = self._scan_text = None
         self.generation += 1
         self._touched.add(fid)
 
     def remove_file(self, fid: int) -> None:
         self.num_overlay_symbols -= len(self.overlay.pop(fid, ()))
-        self._by_name = None
+        self._by_name = self._scan_text = None
         self.generation += 1
         self.dead.add(fid)
         self._touched.add(fid)
@@ -232,11 +250,41 @@ class SymbolTable:
                 if len(scored) >= limit:
                     break
         hits = [(tier, self.base.hit(i)) for tier, i in scored]
-        for fid, symbols in self.overlay.items():
-            hits.extend((_score(fold(n), q), Hit(n, fid, line, ck >> 5, ck & 31))
-                        for n, line, ck in symbols if _is_subsequence(q, fold(n)))
+        hits += self._overlay_matches(q, limit, cap)
         hits.sort(key=lambda h: (h[0], len(h[1].name), h[1].name))
         return [h[1] for h in hits[:limit]]
+
+    def _overlay_matches(self, q: str, limit: int, cap: int) -> list[tuple[int, Hit]]:
+        """search's tiers over the overlay: C-speed scans of its folded names (prefix, then substring, then
+        subsequence, each capped), as over the base. A cold index holds up to half its symbols here."""
+        text = self._overlay_text()
+        patterns = [re.compile("^" + re.escape(q), re.MULTILINE)]
+        if q:
+            patterns += [re.compile(re.escape(q)), _subsequence(q)]
+        seen: set[int] = set()
+        out: list[tuple[int, Hit]] = []
+        for pattern in patterns:
+            count, pos, end = 0, 0, len(text.folded)
+            while count < cap and (m := pattern.search(text.folded, pos, end)) is not None and m.start() < end:
+                k = bisect_right(text.starts, m.start()) - 1
+                pos = text.starts[k + 1]
+                if k not in seen:
+                    seen.add(k)
+                    count += 1
+                    hit = text.hit(self.overlay, k)
+                    out.append((_score(fold(hit.name), q), hit))
+            if len(out) >= limit:
+                break
+        return out
+
+    def _overlay_text(self) -> _OverlayText:
+        if self._scan_text is None:
+            names = [name for symbols in self.overlay.values() for name, _, _ in symbols]
+            self._scan_text = _OverlayText(
+                fold("".join([name + "\n" for name in names])),
+                list(accumulate(map(len, names), lambda end, n: end + n + 1, initial=0)),
+                list(accumulate(map(len, self.overlay.values()))), list(self.overlay))
+        return self._scan_text
 
     def _prefixed(self, q: str, cap: int, seen: set[int]) -> Iterator[int]:
         base, count = self.base, 0
@@ -282,7 +330,7 @@ class SymbolTable:
         """Finish a compaction: files touched since compaction_input stay in the overlay; the rest fold in."""
         touched = self._touched
         keep = {fid: symbols for fid, symbols in self.overlay.items() if fid in touched}
-        self.base, self.overlay, self._by_name, self.num_overlay_symbols = base, {}, None, 0
+        self.base, self.overlay, self._by_name, self._scan_text, self.num_overlay_symbols = base, {}, None, None, 0
         for fid, symbols in keep.items():
             self.replace_file(fid, symbols)
         self.dead, self._touched = set(touched), set()
@@ -302,11 +350,6 @@ def _score(name: str, q: str) -> int:
     if q in name:
         return 2
     return 3
-
-
-def _is_subsequence(q: str, name: str) -> bool:
-    it = iter(name)
-    return all(c in it for c in q)
 
 
 def pack_symbols(items: Sequence[tuple[str, int, int, int]]) -> FileSymbols:

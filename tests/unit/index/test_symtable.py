@@ -131,3 +131,30 @@ def test_adding_a_new_file_hides_nothing_in_the_base() -> None:
     table.add_file(3, (("gamma", 3, 0),))  # while a compaction runs: stays in the overlay after it
     table.install_base(build_compacted(snapshot))
     assert sorted(h.name for h in table.search("", 10)) == ["alpha", "beta", "gamma"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.text(_NAME_CHARS, min_size=1, max_size=6), st.integers(0, 50)), max_size=8),
+                max_size=8),
+       st.text(_NAME_CHARS, max_size=3))
+def test_search_finds_the_same_in_the_overlay_as_in_the_base(files: list[list[tuple[str, int]]], query: str) -> None:
+    """A cold index holds many symbols in the overlay: its scans must find what the base's would."""
+    table = SymbolTable()
+    for fid, symbols in enumerate(files, start=1):
+        table.add_file(fid, tuple((name, line, 0) for name, line in symbols))
+    in_overlay = sorted(table.search(query, 1000))
+    table.install_base(build_compacted(table.compaction_input()))
+    assert table.overlay == {}
+    assert in_overlay == sorted(table.search(query, 1000))
+
+
+def test_the_overlay_is_searched_from_a_text_rebuilt_only_after_changes() -> None:
+    table = SymbolTable()
+    table.add_file(1, (("parse_file", 1, 0), ("Parser", 2, 0)))
+    assert names(table.search("pars", 10)) == ["Parser", "parse_file"]
+    text = table._overlay_text()
+    assert table._overlay_text() is text  # queries between changes share it
+    table.add_file(2, (("unparse", 3, 0),))
+    assert names(table.search("pars", 10)) == ["Parser", "parse_file", "unparse"]  # prefix, then substring
+    table.remove_file(1)
+    assert names(table.search("pars", 10)) == ["unparse"]

@@ -153,12 +153,15 @@ class IgnoreRules:
         return rel_top.startswith(self._root_prefix)
 
 
-def walk(rules: IgnoreRules) -> Iterator[FoundFile]:
-    """Every indexable file under the root: known language, not secret, not ignored, not over the size cap."""
+def walk(rules: IgnoreRules, start: str | None = None) -> Iterator[FoundFile]:
+    """Every indexable file under the root: known language, not secret, not ignored, not over the size cap.
+    With `start`, a directory under the root that the walk enters (IgnoreRules.walks_into), only those under it."""
     seen: set[tuple[int, int]] = set()
-    rel_root = rules.root_rel_top
-    parent = rel_root.rpartition("/")[0]
-    stack = [(str(rules.root), rel_root, rules.chain(parent) if rel_root else [])]
+    rel_start = rules.root_rel_top if start is None else rules._rel_top(start)
+    if rel_start is None:
+        return
+    parent = rel_start.rpartition("/")[0]
+    stack = [(start or str(rules.root), rel_start, rules.chain(parent) if rel_start else [])]
     extensions = LANGUAGE_EXTENSIONS
     max_bytes = rules.max_file_bytes
     while stack:

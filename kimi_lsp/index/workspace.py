@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kimi_lsp.index.core import Batches, IndexCore, IndexSettings, ProgressCallback, Tally
-from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS
+from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS, FoundFile, walk
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.jobs import Job, in_thread_settled, listed, release_heap
 from kimi_lsp.index.model import (
@@ -263,35 +263,44 @@ class WorkspaceIndex(IndexCore):
     async def _apply_batch(self, batch: list[FileEvent]) -> None:
         """Index the changed files, forget the deleted ones. Clients report a directory made or removed as one
         event, not one per file in it (VS Code's watcher does, for a folder copied in or deleted): a new
-        directory re-walks the workspace (stat-based, like a warm start), a deleted one drops what was under it."""
+        directory the walk would enter is walked, and a deleted one drops what was under it."""
         names = {os.path.basename(e.path) for e in batch}
         if any(e.kind == "rescan" or _EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
             await self.reindex()
             return
         found = [(os.path.abspath(e.path), e.kind, _stat_of(e.path)) for e in batch]
-        if any(kind == "created" and st is not None and stat.S_ISDIR(st.st_mode) and self._walks_into(path)
-               for path, kind, st in found):
-            await self.reindex()
-            return
-        jobs: list[tuple[Job, int]] = []
+        sizes: dict[str, int] = {}  # the files to index
         gone: list[FileRecord] = []
         vanished: list[str] = []  # not a file the index knows: a directory, if anything
-        for path, _, st in found:
+        new_dirs: list[str] = []
+        for path, kind, st in found:
             record = self.files.get(path)
             rules = self._rules_for(path)
             if st is not None and stat.S_ISREG(st.st_mode) and rules is not None and rules.accepts(path):
-                jobs.append(((path, record.digest if record is not None else None), st.st_size))
+                sizes[path] = st.st_size
+            elif st is not None and stat.S_ISDIR(st.st_mode) and kind == "created":
+                if rules is not None and rules.walks_into(path):
+                    new_dirs.append(path)
             elif record is not None:
                 gone.append(record)
             elif st is None:
                 vanished.append(path)
+        for f in await self._walk_dirs(new_dirs):
+            record = self.files.get(f.path)
+            if record is None or (record.size, record.mtime_ns) != (f.size, f.mtime_ns):
+                sizes[f.path] = f.size
         self._remove(gone + self._records_under(vanished))
+        jobs = [((path, record.digest if (record := self.files.get(path)) is not None else None), size)
+                for path, size in sizes.items()]
         batches = listed(Batches.cut(jobs))
         await self._run_and_merge(batches, None, Tally(len(jobs), walking=False), self.settings.workers)
 
-    def _walks_into(self, directory: str) -> bool:
-        rules = self._rules_for(directory)
-        return rules is not None and rules.walks_into(directory)
+    async def _walk_dirs(self, directories: list[str]) -> list[FoundFile]:
+        """The indexable files under new directories, walked in a thread."""
+        pairs = [(rules, d) for d in directories if (rules := self._rules_for(d)) is not None]
+        if not pairs:
+            return []
+        return await in_thread_settled(lambda: [f for rules, d in pairs for f in walk(rules, start=d)])
 
     def _records_under(self, directories: list[str]) -> list[FileRecord]:
         if not directories:

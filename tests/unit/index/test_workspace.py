@@ -593,7 +593,7 @@ async def test_disk_changes_are_cut_into_tasks_by_bytes(fixture_tree: Path, tmp_
     await index.close()
 
 
-async def test_a_directory_made_or_removed_in_one_event_is_indexed_or_forgotten(fixture_tree: Path,
+async def test_a_directory_made_or_removed_in_one_event_is_walked_or_forgotten(fixture_tree: Path,
                                                                                  tmp_path: Path) -> None:
     """Clients report a folder copied in, or deleted, as one event for the folder, not one per file in it."""
     import shutil
@@ -609,13 +609,6 @@ async def test_a_directory_made_or_removed_in_one_event_is_indexed_or_forgotten(
     assert not index.definitions_named("assist")
     assert str(fixture_tree / "pyproj" / "app.py") in index.files  # its neighbour stays
 
-    copied = fixture_tree / "generated" / "api"
-    copied.mkdir(parents=True)
-    (copied / "routes.py").write_text("def generated_route():\n    pass\n")
-    index.file_events([FileEvent("created", str(fixture_tree / "generated"))])
-    await index.flush_events()
-    assert [s.path for s in index.definitions_named("generated_route")] == [str(copied / "routes.py")]
-
     walks = 0
     reindex = index.reindex
 
@@ -625,9 +618,19 @@ async def test_a_directory_made_or_removed_in_one_event_is_indexed_or_forgotten(
         await reindex()
 
     index.reindex = counted  # type: ignore[method-assign]
+    copied = fixture_tree / "generated" / "api"
+    copied.mkdir(parents=True)
+    (copied / "routes.py").write_text("def generated_route():\n    pass\n")
+    (copied / "scratch.py").write_text("def scratch_only():\n    pass\n")
+    (copied / ".gitignore").write_text("scratch.py\n")  # the new folder's own rules apply
     (fixture_tree / "node_modules" / "left").mkdir(parents=True)  # `npm install`: not a folder the walk enters
-    index.file_events([FileEvent("created", str(fixture_tree / "node_modules"))])
+    (fixture_tree / "node_modules" / "left" / "index.js").write_text("function left() {}\n")
+    index.file_events([FileEvent("created", str(fixture_tree / "generated")),
+                       FileEvent("created", str(copied)),  # inside the other: its files are indexed once
+                       FileEvent("created", str(fixture_tree / "node_modules"))])
     await index.flush_events()
+    assert [s.path for s in index.definitions_named("generated_route")] == [str(copied / "routes.py")]
+    assert not index.definitions_named("scratch_only") and not index.definitions_named("left")
     assert walks == 0
     await index.close()
 

@@ -68,32 +68,32 @@ class Debouncer:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[FileEvent, bool], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[FileEvent], None]) -> None:
         self.loop = loop
         self.sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         src = _str(event.src_path)
         if event.event_type == "moved":
-            self._send(FileEvent("deleted", src), event.is_directory)
-            self._send(FileEvent("created", _str(event.dest_path)), event.is_directory)
+            self._send(FileEvent("deleted", src))
+            self._send(FileEvent("created", _str(event.dest_path)))
         elif event.event_type in _KINDS and not (event.is_directory and event.event_type == "modified"):
-            self._send(FileEvent(_KINDS[event.event_type], src), event.is_directory)
+            self._send(FileEvent(_KINDS[event.event_type], src))
         elif event.event_type == "closed":  # a write finished: make sure it is seen
-            self._send(FileEvent("changed", src), event.is_directory)
+            self._send(FileEvent("changed", src))
 
-    def _send(self, event: FileEvent, is_dir: bool) -> None:
+    def _send(self, event: FileEvent) -> None:
         try:
-            self.loop.call_soon_threadsafe(self.sink, event, is_dir)
+            self.loop.call_soon_threadsafe(self.sink, event)
         except RuntimeError:
             log.debug("event loop closed; dropping %s", event)
 
 
 class FileWatcher:
-    """Watches roots recursively; each event is passed to `sink(event, is_dir)` on the loop."""
+    """Watches roots recursively; each event, a file's or a directory's, is passed to `sink(event)` on the loop."""
 
     def __init__(self, roots: Sequence[str], loop: asyncio.AbstractEventLoop,
-                 sink: Callable[[FileEvent, bool], None]) -> None:
+                 sink: Callable[[FileEvent], None]) -> None:
         self._observer = Observer()
         handler = _Handler(loop, sink)
         for root in roots:

@@ -246,9 +246,9 @@ class WorkspaceIndex(IndexCore):
         """Apply pending disk changes now."""
         await self._debouncer.drain()
 
-    def _on_watch_event(self, event: FileEvent, is_dir: bool) -> None:
+    def _on_watch_event(self, event: FileEvent) -> None:
         if _ours(event.path):
-            self._debouncer.add(FileEvent("rescan", event.path) if is_dir else event)
+            self._debouncer.add(event)
 
     async def _apply_events(self, batch: list[FileEvent]) -> None:
         await self._ready.wait()  # events that come during the first index wait for it
@@ -261,11 +261,12 @@ class WorkspaceIndex(IndexCore):
             await self.reindex()
 
     async def _apply_batch(self, batch: list[FileEvent]) -> None:
-        """Index the changed files, forget the deleted ones. Clients report a directory made or removed as one
-        event, not one per file in it (VS Code's watcher does, for a folder copied in or deleted): a new
-        directory the walk would enter is walked, and a deleted one drops what was under it."""
+        """Index the changed files, forget the deleted ones. A directory made, moved or removed may come as one
+        event, not one per file in it (VS Code's watcher does that for a folder copied in or deleted): a new
+        directory the walk would enter is walked, and a deleted one drops what was under it. A changed
+        .gitignore or exclude file re-walks everything."""
         names = {os.path.basename(e.path) for e in batch}
-        if any(e.kind == "rescan" or _EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
+        if any(_EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
             await self.reindex()
             return
         found = [(os.path.abspath(e.path), e.kind, _stat_of(e.path)) for e in batch]
@@ -285,11 +286,13 @@ class WorkspaceIndex(IndexCore):
                 gone.append(record)
             elif st is None:
                 vanished.append(path)
-        for f in await self._walk_dirs(new_dirs):
+        walked = {f.path: f for f in await self._walk_dirs(new_dirs)}
+        for f in walked.values():
             record = self.files.get(f.path)
             if record is None or (record.size, record.mtime_ns) != (f.size, f.mtime_ns):
                 sizes[f.path] = f.size
-        self._remove(gone + self._records_under(vanished))
+        replaced = [r for r in self._records_under(new_dirs) if r.path not in walked]  # gone, or ignored now
+        self._remove(gone + replaced + self._records_under(vanished))
         jobs = [((path, record.digest if (record := self.files.get(path)) is not None else None), size)
                 for path, size in sizes.items()]
         batches = listed(Batches.cut(jobs))

@@ -49,6 +49,41 @@ async def test_external_write_delete_and_rename(tmp_path: Path) -> None:
         await index.close()
 
 
+async def test_directories_made_moved_and_removed_are_followed_without_a_full_rewalk(tmp_path: Path) -> None:
+    import shutil
+
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    (root / "a.py").write_text("def alpha(): pass\n")
+    index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
+    await index.start(watch=True)
+    rewalks: list[object] = []
+    real = index.reindex
+
+    async def counting(*args: object) -> None:
+        rewalks.append(args)
+        await real()
+
+    index.reindex = counting  # type: ignore[method-assign]
+    try:
+        made = tmp_path / "made"  # made outside the workspace, then moved in whole: one event for the folder
+        (made / "sub").mkdir(parents=True)
+        (made / "sub" / "g.py").write_text("def gamma(): pass\n")
+        made.rename(root / "gen")
+        assert await eventually(lambda: [s.path for s in index.definitions_named("gamma")]
+                                == [str(root / "gen" / "sub" / "g.py")])
+        (root / "gen").rename(root / "gen2")
+        assert await eventually(lambda: [s.path for s in index.definitions_named("gamma")]
+                                == [str(root / "gen2" / "sub" / "g.py")])
+        shutil.rmtree(root / "gen2")
+        assert await eventually(lambda: index.definitions_named("gamma") == [])
+        assert not [p for p in index.files if "gen" in p]
+        await index.flush_events()
+        assert rewalks == [] and len(index.definitions_named("alpha")) == 1
+    finally:
+        await index.close()
+
+
 async def test_debouncer_batches_bursts() -> None:
     batches: list[list[FileEvent]] = []
 

@@ -167,7 +167,7 @@ def _compacted_by_sort(inp: CompactionInput) -> Base:
 
 @dataclass(slots=True, frozen=True)
 class _OverlayText:
-    """The overlay's names folded, each ended by '\n', for fuzzy search: name k starts at starts[k]; the first
+    """The overlay's names folded, each ended by '\\n', for fuzzy search: name k starts at starts[k]; the first
     j + 1 files hold file_ends[j] names; fids[j] is the j-th file."""
 
     folded: str

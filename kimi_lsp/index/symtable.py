@@ -175,6 +175,19 @@ class _OverlayText:
     file_ends: list[int]
     fids: list[int]
 
+    @staticmethod
+    def of(overlay: dict[int, FileSymbols], fids: list[int], before: _OverlayText | None = None) -> _OverlayText:
+        """The text of the files `fids`, after `before` (the text of files added earlier) if given."""
+        names = [name for fid in fids for name, _, _ in overlay[fid]]
+        folded = fold("".join([name + "\n" for name in names]))
+        offset, count = (len(before.folded), before.file_ends[-1] if before.file_ends else 0) if before else (0, 0)
+        starts = list(accumulate(map(len, names), lambda end, n: end + n + 1, initial=offset))
+        file_ends = list(accumulate((len(overlay[fid]) for fid in fids), initial=count))[1:]
+        if before is None:
+            return _OverlayText(folded, starts, file_ends, fids)
+        return _OverlayText(before.folded + folded, before.starts[:-1] + starts, before.file_ends + file_ends,
+                            before.fids + fids)
+
     def hit(self, overlay: dict[int, FileSymbols], k: int) -> Hit:
         j = bisect_right(self.file_ends, k)
         fid = self.fids[j]
@@ -189,6 +202,7 @@ class SymbolTable:
         self.dead: set[int] = set()  # files whose base entries are stale
         self._by_name: dict[str, list[int]] | None = {}  # overlay name -> fids, rebuilt lazily after changes
         self._scan_text: _OverlayText | None = None  # the overlay's names for fuzzy search, rebuilt lazily
+        self._scan_added: list[int] = []  # files added to the overlay since _scan_text was built
         self._touched: set[int] = set()
         self.num_overlay_symbols = 0
         self.generation = 0  # bumped by every change: tells whether a saved snapshot is still current
@@ -201,13 +215,17 @@ class SymbolTable:
         """replace_file for a file id the table has never held: nothing of it in the base to hide."""
         self.overlay[fid] = symbols
         self.num_overlay_symbols += len(symbols)
-        self._by_name = self._scan_text = None
+        self._by_name = None
+        if self._scan_text is not None:  # a cold index only adds: the search text grows, not rebuilt
+            self._scan_added.append(fid)
         self.generation += 1
         self._touched.add(fid)
 
     def remove_file(self, fid: int) -> None:
-        self.num_overlay_symbols -= len(self.overlay.pop(fid, ()))
-        self._by_name = self._scan_text = None
+        if fid in self.overlay:
+            self.num_overlay_symbols -= len(self.overlay.pop(fid))
+            self._by_name = self._scan_text = None
+            self._scan_added = []
         self.generation += 1
         self.dead.add(fid)
         self._touched.add(fid)
@@ -279,11 +297,10 @@ class SymbolTable:
 
     def _overlay_text(self) -> _OverlayText:
         if self._scan_text is None:
-            names = [name for symbols in self.overlay.values() for name, _, _ in symbols]
-            self._scan_text = _OverlayText(
-                fold("".join([name + "\n" for name in names])),
-                list(accumulate(map(len, names), lambda end, n: end + n + 1, initial=0)),
-                list(accumulate(map(len, self.overlay.values()))), list(self.overlay))
+            self._scan_text = _OverlayText.of(self.overlay, list(self.overlay))
+        elif self._scan_added:
+            self._scan_text = _OverlayText.of(self.overlay, self._scan_added, self._scan_text)
+        self._scan_added = []
         return self._scan_text
 
     def _prefixed(self, q: str, cap: int, seen: set[int]) -> Iterator[int]:
@@ -331,6 +348,7 @@ class SymbolTable:
         touched = self._touched
         keep = {fid: symbols for fid, symbols in self.overlay.items() if fid in touched}
         self.base, self.overlay, self._by_name, self._scan_text, self.num_overlay_symbols = base, {}, None, None, 0
+        self._scan_added = []
         for fid, symbols in keep.items():
             self.replace_file(fid, symbols)
         self.dead, self._touched = set(touched), set()

@@ -142,6 +142,10 @@ def test_search_finds_the_same_in_the_overlay_as_in_the_base(files: list[list[tu
     table = SymbolTable()
     for fid, symbols in enumerate(files, start=1):
         table.add_file(fid, tuple((name, line, 0) for name, line in symbols))
+        if fid % 3 == 0:  # a search meanwhile: the search text then grows by the files added after it
+            table.search(query, 10)
+        if fid == 5:
+            table.remove_file(2)  # then it is built afresh
     in_overlay = sorted(table.search(query, 1000))
     table.install_base(build_compacted(table.compaction_input()))
     assert table.overlay == {}
@@ -154,6 +158,8 @@ def test_the_overlay_is_searched_from_a_text_rebuilt_only_after_changes() -> Non
     assert names(table.search("pars", 10)) == ["Parser", "parse_file"]
     text = table._overlay_text()
     assert table._overlay_text() is text  # queries between changes share it
+    table.remove_file(7)  # a file of the base: the overlay's text stays
+    assert table._overlay_text() is text
     table.add_file(2, (("unparse", 3, 0),))
     assert names(table.search("pars", 10)) == ["Parser", "parse_file", "unparse"]  # prefix, then substring
     table.remove_file(1)

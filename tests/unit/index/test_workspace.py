@@ -622,15 +622,16 @@ async def test_a_directory_made_or_removed_in_one_event_is_walked_or_forgotten(f
     copied.mkdir(parents=True)
     (copied / "routes.py").write_text("def generated_route():\n    pass\n")
     (copied / "scratch.py").write_text("def scratch_only():\n    pass\n")
-    (copied / ".gitignore").write_text("scratch.py\n")  # the new folder's own rules apply
-    (fixture_tree / "node_modules" / "left").mkdir(parents=True)  # `npm install`: not a folder the walk enters
-    (fixture_tree / "node_modules" / "left" / "index.js").write_text("function left() {}\n")
+    # the new folder's own rules apply; as in git, a file under an ignored folder cannot be re-included
+    (copied / ".gitignore").write_text("scratch.py\ncache/\n!cache/c.py\n")
+    (copied / "cache").mkdir()
+    (copied / "cache" / "c.py").write_text("def cached_only():\n    pass\n")
     index.file_events([FileEvent("created", str(fixture_tree / "generated")),
                        FileEvent("created", str(copied)),  # inside the other: its files are indexed once
-                       FileEvent("created", str(fixture_tree / "node_modules"))])
+                       FileEvent("created", str(copied / "cache"))])  # ignored: not walked on its own either
     await index.flush_events()
     assert [s.path for s in index.definitions_named("generated_route")] == [str(copied / "routes.py")]
-    assert not index.definitions_named("scratch_only") and not index.definitions_named("left")
+    assert not index.definitions_named("scratch_only") and not index.definitions_named("cached_only")
     assert walks == 0
     await index.close()
 

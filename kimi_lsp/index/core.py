@@ -178,7 +178,7 @@ class IndexCore:
                 found.add(f.path)
                 tally.total += 1
                 record = self.files.get(f.path)
-                if record is not None and record.size == f.size and record.mtime_ns == f.mtime_ns:
+                if unchanged(record, f):
                     tally.done += 1
                     continue
                 full = batches.add((f.path, record.digest if record is not None else None), f.size)
@@ -350,6 +350,11 @@ def _collector_paused() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def unchanged(record: FileRecord | None, found: FoundFile) -> bool:
+    """Does the record still describe the walked file (same size and mtime)? Then it is not read again."""
+    return record is not None and record.size == found.size and record.mtime_ns == found.mtime_ns
 
 
 def _walk_roots(rules: Sequence[IgnoreRules]) -> Iterator[FoundFile]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from kimi_lsp.index.core import Batches, IndexCore, IndexSettings, ProgressCallback, Tally
+from kimi_lsp.index.core import Batches, IndexCore, IndexSettings, ProgressCallback, Tally, unchanged
 from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS, FoundFile, walk
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.jobs import Job, in_thread_settled, listed, release_heap
@@ -288,11 +288,10 @@ class WorkspaceIndex(IndexCore):
                 vanished.append(path)
         walked = {f.path: f for f in await self._walk_dirs(new_dirs)}
         for f in walked.values():
-            record = self.files.get(f.path)
-            if record is None or (record.size, record.mtime_ns) != (f.size, f.mtime_ns):
+            if not unchanged(self.files.get(f.path), f):
                 sizes[f.path] = f.size
-        replaced = [r for r in self._records_under(new_dirs) if r.path not in walked]  # gone, or ignored now
-        self._remove(gone + replaced + self._records_under(vanished))
+        # under a new directory: what its walk did not find is gone, or ignored now; under a vanished one: all
+        self._remove(gone + [r for r in self._records_under(new_dirs + vanished) if r.path not in walked])
         jobs = [((path, record.digest if (record := self.files.get(path)) is not None else None), size)
                 for path, size in sizes.items()]
         batches = listed(Batches.cut(jobs))

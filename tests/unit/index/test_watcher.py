@@ -13,6 +13,8 @@ from kimi_lsp.index.model import FileEvent
 from kimi_lsp.index.watcher import Debouncer
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 
+from .conftest import count_rewalks
+
 
 async def eventually(condition: Callable[[], bool], limit_s: float = 20.0) -> bool:
     """Poll until `condition` holds; the limit only keeps a broken watcher from hanging the suite."""
@@ -57,14 +59,7 @@ async def test_directories_made_moved_and_removed_are_followed_without_a_full_re
     (root / "a.py").write_text("def alpha(): pass\n")
     index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
     await index.start(watch=True)
-    rewalks: list[object] = []
-    real = index.reindex
-
-    async def counting(*args: object) -> None:
-        rewalks.append(args)
-        await real()
-
-    index.reindex = counting  # type: ignore[method-assign]
+    rewalks = count_rewalks(index)
     try:
         made = tmp_path / "made"  # made outside the workspace, then moved in whole: one event for the folder
         (made / "sub").mkdir(parents=True)
@@ -105,14 +100,7 @@ async def test_git_internals_do_not_trigger_rescans(tmp_path: Path) -> None:
     (root / "a.py").write_text("def alpha(): pass\n")
     index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
     await index.start(watch=True)
-    rescans: list[object] = []
-    real = index.reindex
-
-    async def counting(*args: object) -> None:
-        rescans.append(args)
-        await real()
-
-    index.reindex = counting  # type: ignore[method-assign]
+    rescans = count_rewalks(index)
     try:
         (root / ".git" / "objects" / "ab").mkdir()
         (root / ".git" / "objects" / "ab" / "cdef").write_bytes(b"blob")

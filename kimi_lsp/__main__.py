@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"kimi-lsp {__version__}")
     args = parser.parse_args(argv)
     if args.engine is not None:
-        from .engine_host import parse_engine_choice
+        from .model.host import parse_engine_choice
 
         try:
             args.engine = parse_engine_choice(args.engine)
@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)
         logging.getLogger("pygls").setLevel(logging.ERROR)
-    from . import embedded  # after logging is set up
-    from .server import build_server
+    from .server import build_server  # after logging is set up
 
     server = build_server(args.engine)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # run the cleanup below
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit as exiting:  # pygls exits 0 after shutdown + exit, 1 on exit without shutdown
         code = exiting.code
     finally:
-        embedded.stop(server)  # the client may exit without shutdown: never leave the engine behind
+        server.engines.kill()  # the client may exit without shutdown: never leave the engine behind
         kill_descendants()  # index workers
         logging.shutdown()
         # `exit` means exit now: do not wait in the interpreter's atexit joins for worker threads or the

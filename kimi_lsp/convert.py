@@ -1,13 +1,43 @@
-"""Pure converters between our types and lsprotocol types. No server state, no I/O."""
+"""Pure converters between our types and lsprotocol types. No server state, no I/O.
+
+Positions from the index are 0-based lines and UTF-16 columns; for a client that negotiated another encoding,
+a `Recode` built from the line's text converts the columns of non-ASCII lines.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
 from lsprotocol import types as lsp
 
-from .snapshot import LineIndex, Position, byte_column_to_character
+from .index.model import Definition, Span, SymbolLocation
+from .snapshot import UTF16, LineIndex, Position, byte_column_to_character, units
 from .syntax import SyntaxProblem
 
 SOURCE = "kimi-lsp"
+Recode = Callable[[int, int], int]  # (line, UTF-16 column) -> column in the client's encoding
+
+SYMBOL_KINDS: dict[str, lsp.SymbolKind] = {
+    "module": lsp.SymbolKind.Module, "namespace": lsp.SymbolKind.Namespace, "class": lsp.SymbolKind.Class,
+    "interface": lsp.SymbolKind.Interface, "struct": lsp.SymbolKind.Struct, "enum": lsp.SymbolKind.Enum,
+    "trait": lsp.SymbolKind.Interface, "impl": lsp.SymbolKind.Object, "type": lsp.SymbolKind.TypeParameter,
+    "function": lsp.SymbolKind.Function, "method": lsp.SymbolKind.Method,
+    "constructor": lsp.SymbolKind.Constructor, "field": lsp.SymbolKind.Field, "variable": lsp.SymbolKind.Variable,
+    "constant": lsp.SymbolKind.Constant, "macro": lsp.SymbolKind.Function,
+}
+COMPLETION_KINDS: dict[str, lsp.CompletionItemKind] = {
+    "module": lsp.CompletionItemKind.Module, "namespace": lsp.CompletionItemKind.Module,
+    "class": lsp.CompletionItemKind.Class, "interface": lsp.CompletionItemKind.Interface,
+    "struct": lsp.CompletionItemKind.Struct, "enum": lsp.CompletionItemKind.Enum,
+    "trait": lsp.CompletionItemKind.Interface, "impl": lsp.CompletionItemKind.Class,
+    "type": lsp.CompletionItemKind.Class, "function": lsp.CompletionItemKind.Function,
+    "method": lsp.CompletionItemKind.Method, "constructor": lsp.CompletionItemKind.Constructor,
+    "field": lsp.CompletionItemKind.Field, "variable": lsp.CompletionItemKind.Variable,
+    "constant": lsp.CompletionItemKind.Constant, "macro": lsp.CompletionItemKind.Function,
+}
+
 
 def lsp_position(position: Position) -> lsp.Position:
     return lsp.Position(line=position.line, character=position.character)
@@ -65,3 +95,71 @@ def line_range(first_line: int, last_line: int, num_lines: int, last_line_length
     else:
         end = lsp.Position(line=last_line, character=last_line_length)
     return lsp.Range(start=lsp.Position(line=first_line, character=0), end=end)
+
+
+def _same(line: int, col: int) -> int:
+    return col
+
+
+def recoder(source: bytes, encoding: str) -> Recode:
+    """Converts UTF-16 columns of `source` (UTF-8 bytes, lines split at \\n as tree-sitter counts them) to
+    `encoding` columns. Identity for UTF-16 clients and on ASCII lines."""
+    if encoding == UTF16 or source.isascii():  # most source files: no line to split
+        return _same
+    lines = source.split(b"\n")
+
+    def recode(line: int, col: int) -> int:
+        if not 0 <= line < len(lines) or lines[line].isascii():
+            return col
+        text, seen = lines[line].decode("utf-8", "replace"), 0
+        for i, ch in enumerate(text):
+            if seen >= col:
+                return units(text[:i], encoding)
+            seen += 2 if ord(ch) > 0xFFFF else 1
+        return units(text, encoding)
+
+    return recode
+
+
+def lsp_range(span: Span, recode: Recode = _same) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(line=span.start_line, character=recode(span.start_line, span.start_col)),
+                     end=lsp.Position(line=span.end_line, character=recode(span.end_line, span.end_col)))
+
+
+def document_symbol_tree(definitions: Sequence[Definition], recode: Recode = _same) -> list[lsp.DocumentSymbol]:
+    """The outline as nested DocumentSymbols (children under their parent definition)."""
+    children: list[list[lsp.DocumentSymbol]] = [[] for _ in definitions]
+    symbols = [
+        lsp.DocumentSymbol(name=d.name, kind=SYMBOL_KINDS.get(d.kind, lsp.SymbolKind.Variable),
+                           range=lsp_range(d.span, recode), selection_range=lsp_range(d.name_span, recode),
+                           detail=d.signature or None, children=kids)
+        for d, kids in zip(definitions, children)
+    ]
+    roots: list[lsp.DocumentSymbol] = []
+    for d, symbol in zip(definitions, symbols):
+        (children[d.parent] if 0 <= d.parent < len(symbols) else roots).append(symbol)
+    return roots
+
+
+def workspace_symbol(location: SymbolLocation, recode: Recode = _same) -> lsp.WorkspaceSymbol:
+    end_col = location.col + len(location.name.encode("utf-16-le")) // 2
+    start = lsp.Position(line=location.line, character=recode(location.line, location.col))
+    end = lsp.Position(line=location.line, character=recode(location.line, end_col))
+    uri, name = uri_and_name(location.path)
+    return lsp.WorkspaceSymbol(
+        name=location.name, kind=SYMBOL_KINDS.get(location.kind, lsp.SymbolKind.Variable),
+        location=lsp.Location(uri=uri, range=lsp.Range(start=start, end=end)), container_name=name,
+    )
+
+
+@lru_cache(maxsize=4096)
+def uri_and_name(path: str) -> tuple[str, str]:
+    """A file's URI and name: a results list names the same file many times, and a Path costs 10 us."""
+    p = Path(path)
+    return p.as_uri(), p.name
+
+
+def member_item(definition: Definition) -> lsp.CompletionItem:
+    doc = lsp.MarkupContent(kind=lsp.MarkupKind.PlainText, value=definition.doc) if definition.doc else None
+    return lsp.CompletionItem(label=definition.name, kind=COMPLETION_KINDS.get(definition.kind),
+                              detail=definition.signature or None, documentation=doc, sort_text="1" + definition.name)

@@ -1,8 +1,14 @@
-"""Asking the model for code at a cursor: the one path that inline completion and completion share.
+"""One request to the model, from a document snapshot to the text an editor inserts.
 
-Builds the prompt (cross-file snippets from the index, credentials scrubbed; secret files are never sent),
-runs the generation (stopping early at the block end), post-processes, and turns engine failures into
-"no suggestion" plus a status change."""
+    snapshot -> prompt (prompt/: cross-file context, template, healing; credentials scrubbed)
+             -> generation (model/: supersede, debounce, stream, stop early, abort)
+             -> post-processing (cut at the block end, drop suffix overlap, reject new syntax errors)
+
+Inline completion, completion and the quick fix all come through here, so every request to the model gets
+the same rules: a secret file is never sent, credentials are scrubbed, engine failures become "no suggestion"
+plus a status change. The pipeline receives what it needs (settings, the index, the engine host) and never
+sees the server.
+"""
 
 from __future__ import annotations
 
@@ -11,59 +17,117 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
-from .. import context, healing, postprocess
-from ..engine_client import EngineError
-from ..generation import Sampling
-from ..snapshot import DocumentSnapshot
-from ..index.documents import uri_to_path
-from ..index.secrets import is_secret_file, scrub_text
-from ..repo_context import import_snippets
-from ..syntax import errors_with_insertion
-from ..templates import Snippet
-from ..templates import template_for
-
-if TYPE_CHECKING:
-    from ..server import KimiLanguageServer
+from . import postprocess
+from .index.documents import OpenDocument, uri_to_path
+from .index.secrets import is_secret_file, scrub_text
+from .index.workspace import WorkspaceIndex
+from .model.client import EngineError
+from .model.generation import Generation, Sampling
+from .model.host import EngineHost
+from .prompt import context, healing
+from .prompt.context import Prompt
+from .prompt.repo import import_snippets
+from .prompt.templates import Snippet, Template, template_for
+from .settings import Settings
+from .snapshot import DocumentSnapshot
+from .syntax import errors_with_insertion
 
 log = logging.getLogger(__name__)
 SNIPPET_TTL_S = 2.0
 
 
-async def suggest(ls: KimiLanguageServer, snapshot: DocumentSnapshot, *, key: str, single_line: bool,
-                  max_tokens: int | None = None) -> str | None:
-    """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
-    generator = ls.engines.generator
-    if generator is None or is_secret_file(uri_to_path(snapshot.uri)):
-        return None
-    template = template_for(ls.settings.model.profile)
-    prompt = context.build(snapshot, template, cross_file_snippets(ls, snapshot.uri), scrub=scrub_text,
-                           path=shown_path(ls, snapshot.uri))
-    tail = prompt.tail
-    sampling = Sampling(
-        max_tokens or ls.settings.model.max_tokens,
-        ls.settings.model.temperature,
-        # a newline in the tail is the model's to write: end the line in stop_at instead
-        template.stop + (("\n",) if single_line and "\n" not in tail else ()),
-    )
-    try:
-        result = await generator.generate(
-            key, prompt.text, sampling, ls.settings.debounce_ms / 1000,
-            stop_at=partial(healing.stop_at, tail=tail,
-                            body_end=partial(_body_end, prompt.prefix.rsplit("\n", 1)[-1], single_line)),
+class Pipeline:
+    """Owns the engine host's use for suggestions and the per-document cache of cross-file snippets."""
+
+    def __init__(self, engines: EngineHost) -> None:
+        self.engines = engines
+        self._snippets: dict[str, tuple[float, tuple[Snippet, ...]]] = {}  # uri -> (expires, snippets)
+
+    def forget(self, uri: str) -> None:
+        """The document closed: drop what was cached for it."""
+        self._snippets.pop(uri, None)
+
+    async def suggest(self, snapshot: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None, *,
+                      key: str, single_line: bool, max_tokens: int | None = None) -> str | None:
+        """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
+        template = template_for(settings.model.profile)
+        prompt = self._prompt(snapshot, template, index)
+        if prompt is None:
+            return None
+        tail = prompt.tail
+        sampling = Sampling(
+            max_tokens or settings.model.max_tokens,
+            settings.model.temperature,
+            # a newline in the tail is the model's to write: end the line in stop_at instead
+            template.stop + (("\n",) if single_line and "\n" not in tail else ()),
         )
-    except EngineError as error:
-        ls.engines.failed(error)
-        return None
-    if result is None:
-        return None
-    text = healing.unheal(result.text, tail)
-    if text is None:
-        return None
-    if single_line:
-        text = text.split("\n", 1)[0]
-    return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(ls, snapshot))
+        body_end = partial(_body_end, prompt.prefix.rsplit("\n", 1)[-1], single_line)
+        result = await self._generate(key, prompt, sampling, settings.debounce_ms / 1000,
+                                      partial(healing.stop_at, tail=tail, body_end=body_end))
+        text = healing.unheal(result.text, tail) if result is not None else None
+        if text is None:
+            return None
+        if single_line:
+            text = text.split("\n", 1)[0]
+        return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(index, snapshot))
+
+    async def fill_lines(self, hole: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None,
+                         original_chars: int, lines: int) -> str | None:
+        """The model's text for a hole of `lines` whole lines at the cursor (ending in a newline), or None.
+        A model that continues the prefix has no end of its own: it gets as many lines as the hole had."""
+        template = template_for(settings.model.profile)
+        prompt = self._prompt(hole, template, index)
+        if prompt is None:
+            return None
+
+        def after_lines(body: str) -> int | None:
+            return len(body) if body.count("\n") >= lines else None
+
+        def enough(text: str) -> int | None:
+            return healing.stop_at(text, prompt.tail, after_lines) if template.left_to_right else None
+
+        sampling = Sampling(max(32, original_chars // 2), 0.0, template.stop)
+        result = await self._generate(f"{hole.uri}#fix", prompt, sampling, 0.0, enough)
+        text = healing.unheal(result.text, prompt.tail) if result is not None else None
+        if text is None or not text.strip():
+            return None
+        if template.left_to_right:
+            text = "".join(text.splitlines(keepends=True)[:lines])
+        return text if text.endswith("\n") else text + "\n"
+
+    def _prompt(self, snapshot: DocumentSnapshot, template: Template, index: WorkspaceIndex | None) -> Prompt | None:
+        """The prompt for `snapshot`, or None when it must not reach a model (no engine, a secret file)."""
+        if self.engines.generator is None or is_secret_file(uri_to_path(snapshot.uri)):
+            return None
+        return context.build(snapshot, template, self._cross_file(snapshot.uri, index), scrub=scrub_text,
+                             path=shown_path(index, snapshot.uri))
+
+    async def _generate(self, key: str, prompt: Prompt, sampling: Sampling, debounce_s: float,
+                        stop_at: Callable[[str], int | None]) -> Generation | None:
+        generator = self.engines.generator
+        if generator is None:
+            return None
+        try:
+            return await generator.generate(key, prompt.text, sampling, debounce_s, stop_at=stop_at)
+        except EngineError as error:
+            self.engines.failed(error)
+            return None
+
+    def _cross_file(self, uri: str, index: WorkspaceIndex | None) -> tuple[Snippet, ...]:
+        """Outlines of the workspace files this document imports, from the index; recomputed at most every
+        SNIPPET_TTL_S per document (resolving imports on every keystroke would cost more than the rest of a
+        request, and context a second old is as good)."""
+        if index is None:
+            return ()
+        now = time.monotonic()
+        cached = self._snippets.get(uri)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        root = index.roots[0] if index.roots else None
+        snippets = import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)
+        self._snippets[uri] = (now + SNIPPET_TTL_S, snippets)
+        return snippets
 
 
 def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | None:
@@ -74,36 +138,25 @@ def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | No
     return postprocess.block_end(text, cursor_line_prefix)
 
 
-def _error_counter(ls: KimiLanguageServer, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
+def _error_counter(index: WorkspaceIndex | None, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
     """Counts syntax errors in the document with a candidate inserted at the cursor (None: cannot parse)."""
-    parsed = ls.parsed(snapshot.uri, snapshot.version)
+    parsed = parsed_document(index, snapshot.uri, snapshot.version)
     if parsed is None:
         return None
     byte_offset = len(snapshot.prefix.encode("utf-8", "surrogatepass"))
     return partial(errors_with_insertion, parsed.spec, parsed.tree, parsed.source, byte_offset)
 
 
-def shown_path(ls: KimiLanguageServer, uri: str) -> str:
+def parsed_document(index: WorkspaceIndex | None, uri: str, version: int) -> OpenDocument | None:
+    """The open document's syntax tree at `version` (None: a language we do not parse, or a stale tree)."""
+    document = index.documents.get(uri) if index is not None else None
+    return document if document is not None and document.version == version else None
+
+
+def shown_path(index: WorkspaceIndex | None, uri: str) -> str:
     """The document's path as the model sees it: relative to the workspace root, else its file name."""
     path = uri_to_path(uri)
-    root = ls.index.roots[0] if ls.index is not None and ls.index.roots else None
+    root = index.roots[0] if index is not None and index.roots else None
     if root is not None and path.startswith(os.path.join(root, "")):
         return os.path.relpath(path, root)
     return os.path.basename(path)
-
-
-def cross_file_snippets(ls: KimiLanguageServer, uri: str) -> tuple[Snippet, ...]:
-    """Outlines of the workspace files this document imports, from the index; recomputed at most every
-    SNIPPET_TTL_S per document (resolving imports on every keystroke would cost more than the rest of a
-    request, and context a second old is as good)."""
-    index = ls.index
-    if index is None:
-        return ()
-    now = time.monotonic()
-    cached = ls.snippet_cache.get(uri)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    root = index.roots[0] if index.roots else None
-    snippets = import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)
-    ls.snippet_cache[uri] = (now + SNIPPET_TTL_S, snippets)
-    return snippets

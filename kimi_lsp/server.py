@@ -1,14 +1,14 @@
 """The language server: typed state and ONE table of features.
 
-`KimiLanguageServer` holds the settings, the engine host and the open documents' trees; it offers the few
-helpers every handler needs (snapshot a document at a position, tell the client something). Handlers live in
-`features/`, one module per feature, and are registered from `FEATURES` below and nowhere else.
+`KimiLanguageServer` holds the settings, the workspace index, the engine host and the pipeline to the model;
+it offers the few helpers every handler needs (snapshot a document at a position, tell the client something)
+and is the `HostClient` through which the engine host reaches the editor. Handlers live in `features/`, one
+module per feature, and are registered from `FEATURES` and `COMMANDS` below and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,15 +21,16 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from . import __version__
-from .engine_host import EngineChoice, EngineHost, EngineStatus
 from .features import (
     code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle, symbols,
 )
 from .index.documents import OpenDocument
 from .index.workspace import WorkspaceIndex
+from .model.host import EngineChoice, EngineHost, EngineStatus, Severity
+from .pipeline import Pipeline, parsed_document
+from .progress import ServerProgress
 from .settings import Settings
 from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
-from .templates import Snippet
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, code_actions.code_actions, code_actions.OPTIONS),
     Feature(lsp.CODE_ACTION_RESOLVE, code_actions.resolve_code_action),
 )
+COMMANDS: dict[str, Callable[..., Any]] = {"kimi.status": commands.status, "kimi.reindex": commands.reindex}
+_SEVERITIES = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning, "info": lsp.MessageType.Info}
 
 
 class _Unanswerable:
@@ -87,16 +90,13 @@ class KimiProtocol(LanguageServerProtocol):
 class KimiLanguageServer(LanguageServer):
     def __init__(self, engine_choice: EngineChoice | None = None) -> None:
         super().__init__("kimi-lsp", __version__, protocol_cls=KimiProtocol)
-        self.engine_choice = engine_choice  # None: from settings (engine.url), else embedded
         self.settings = Settings()
-        self.engines = EngineHost(self.send_status)
+        self.engines = EngineHost(self, engine_choice)  # engine_choice None: engine.url, else embedded
+        self.pipeline = Pipeline(self.engines)
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
         self.folder_change = asyncio.Lock()  # workspace folder changes apply one at a time
         self.client_watches_files = False  # the client's watcher feeds the index (registered once, at its start)
-        self.background: set[Any] = set()  # tasks the server owns (engine boot, indexing), kept until done
-        self.engine_boot: Any = None  # the embedded engine's boot task while it runs
-        self.snippet_cache: dict[str, tuple[float, tuple[Snippet, ...]]] = {}  # uri -> (expires, snippets)
-        self.embedded_process: Any = None  # engine.launch.EngineProcess of the embedded engine, when one runs
+        self.background: set[asyncio.Task[None]] = set()  # tasks the server owns (indexing), kept until done
 
     @property
     def encoding(self) -> str:
@@ -121,8 +121,7 @@ class KimiLanguageServer(LanguageServer):
 
     def parsed(self, uri: str, version: int) -> OpenDocument | None:
         """The open document's syntax tree at `version` (None: a language we do not parse, or a stale tree)."""
-        document = self.index.documents.get(uri) if self.index is not None else None
-        return document if document is not None and document.version == version else None
+        return parsed_document(self.index, uri, version)
 
     def send_status(self, status: EngineStatus) -> None:
         if getattr(self.protocol, "writer", None) is not None:  # connected to a client
@@ -133,32 +132,20 @@ class KimiLanguageServer(LanguageServer):
         pygls' default would also pop up "Error in server" in the editor for every bad message."""
         log.error("%s: %s", getattr(source, "__name__", source), error, exc_info=log.isEnabledFor(logging.DEBUG))
 
-    def tell(self, message: str, kind: lsp.MessageType = lsp.MessageType.Warning) -> None:
-        log.log(logging.ERROR if kind == lsp.MessageType.Error else logging.WARNING, "%s", message)
-        self.window_show_message(lsp.ShowMessageParams(type=kind, message=f"kimi-lsp: {message}"))
+    def tell(self, message: str, severity: Severity = "warning") -> None:
+        """Show the user one message (and log it)."""
+        log.log(logging.ERROR if severity == "error" else logging.WARNING, "%s", message)
+        self.window_show_message(lsp.ShowMessageParams(type=_SEVERITIES[severity], message=f"kimi-lsp: {message}"))
+
+    def with_progress(self, title: str) -> ServerProgress:
+        """Work-done progress titled `title` (a no-op for clients that do not show it)."""
+        return ServerProgress(self, title)
 
 
 def build_server(engine_choice: EngineChoice | None = None) -> KimiLanguageServer:
     server = KimiLanguageServer(engine_choice)
     for feature in FEATURES:
         server.feature(feature.method, feature.options)(feature.handler)
-    for name, handler in commands.COMMANDS.items():
-        server.command(name)(_without_annotations(handler))
+    for name, handler in COMMANDS.items():
+        server.command(name)(handler)
     return server
-
-
-def _without_annotations(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """pygls resolves a command handler's type hints to convert its arguments; ours name the server class,
-    which the feature modules import only for type checking. Commands take no typed arguments."""
-
-    if inspect.iscoroutinefunction(handler):
-
-        async def run_async(ls: Any, *args: Any) -> Any:
-            return await handler(ls, *args)
-
-        return run_async
-
-    def run(ls: Any, *args: Any) -> Any:
-        return handler(ls, *args)
-
-    return run

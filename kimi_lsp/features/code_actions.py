@@ -1,24 +1,21 @@
 """Code actions: "Fix syntax error with Kimi" for each syntax error, resolved lazily via codeAction/resolve.
 
-Listing actions is instant (no model call). Resolving one asks the model to rewrite the erroneous lines as a
-fill-in-the-middle over the rest of the file; the edit is returned only if it removes syntax errors.
+Listing actions is instant (no model call). Resolving one asks the model, through the pipeline like every
+other request, to rewrite the erroneous lines as a fill-in-the-middle over the rest of the file; the edit is
+returned only if it removes syntax errors (checked off the event loop: a full parse of the fixed file).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from .. import context, healing
 from ..convert import SOURCE, line_range
-from ..engine_client import EngineError
-from ..generation import Sampling
 from ..snapshot import DocumentSnapshot, line_starts
 from ..syntax import count_errors, syntax_problems
-from ..templates import template_for
 from . import diagnostics
-from .suggest import shown_path
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -58,44 +55,19 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     first, last = int(data["first"]), min(int(data["last"]), len(starts) - 1)
     begin = starts[first]
     end = starts[last + 1] if last + 1 < len(starts) else len(text)
-    fix = await _rewrite(ls, DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
-                                              text[:begin] + text[end:], begin), end - begin, last - first + 1)
+    hole = DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
+                            text[:begin] + text[end:], begin)
+    fix = await ls.pipeline.fill_lines(hole, ls.settings, ls.index, end - begin, last - first + 1)
     parsed = ls.parsed(document.uri, document.version or 0)
-    before = len(syntax_problems(parsed.tree)) if parsed is not None else 0  # the tree of this very text
-    if fix is None or parsed is None or count_errors(parsed.spec, text[:begin] + fix + text[end:]) >= before:
-        ls.tell("the model found no fix that removes the syntax error", lsp.MessageType.Info)
+    if fix is None or parsed is None:
+        ls.tell("the model found no fix that removes the syntax error", "info")
+        return action
+    before = len(syntax_problems(parsed.tree))  # the tree of this very text
+    after = await asyncio.to_thread(count_errors, parsed.spec, text[:begin] + fix + text[end:])
+    if after >= before:
+        ls.tell("the model found no fix that removes the syntax error", "info")
         return action
     last_length = len(text[starts[last]:end].rstrip("\r\n"))
     edit = lsp.TextEdit(range=line_range(first, last, len(starts), last_length), new_text=fix)
     action.edit = lsp.WorkspaceEdit(changes={document.uri: [edit]})
     return action
-
-
-async def _rewrite(ls: KimiLanguageServer, hole: DocumentSnapshot, original_chars: int, lines: int) -> str | None:
-    """The model's text for the hole of `lines` lines (whole lines, ending in a newline), or None. A model that
-    continues the prefix has no end of its own: it gets as many lines as the hole had."""
-    generator = ls.engines.generator
-    if generator is None:
-        return None
-    template = template_for(ls.settings.model.profile)
-    prompt = context.build(hole, template, path=shown_path(ls, hole.uri))
-    sampling = Sampling(max(32, original_chars // 2), 0.0, template.stop)
-
-    def after_lines(body: str) -> int | None:
-        return len(body) if body.count("\n") >= lines else None
-
-    def enough(text: str) -> int | None:
-        return healing.stop_at(text, prompt.tail, after_lines)
-
-    try:
-        result = await generator.generate(f"{hole.uri}#fix", prompt.text, sampling,
-                                          stop_at=enough if template.left_to_right else lambda text: None)
-    except EngineError as error:
-        ls.engines.failed(error)
-        return None
-    text = healing.unheal(result.text, prompt.tail) if result is not None else None
-    if text is None or not text.strip():
-        return None
-    if template.left_to_right:
-        text = "".join(text.splitlines(keepends=True)[:lines])
-    return text if text.endswith("\n") else text + "\n"

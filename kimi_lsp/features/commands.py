@@ -1,22 +1,38 @@
-"""workspace/executeCommand: the commands editors bind to buttons and keys."""
+"""workspace/executeCommand: the commands editors bind to buttons and keys.
+
+pygls structures a command's arguments from its handler's type hints, so the hints must resolve at run time:
+handlers name `CommandServer` (what they use of the server), not the server class. Both commands take no
+arguments; a call with arguments is answered with InvalidParams.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
+from pygls.workspace import Workspace
+
+from ..index.workspace import WorkspaceIndex
+from ..model.host import EngineHost
 from . import diagnostics
 
-if TYPE_CHECKING:
-    from ..server import KimiLanguageServer
+
+class CommandServer(diagnostics.DiagnosticsServer, Protocol):
+    @property
+    def engines(self) -> EngineHost: ...
+
+    @property
+    def index(self) -> WorkspaceIndex | None: ...
+
+    @property
+    def workspace(self) -> Workspace: ...
 
 
-def status(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
+def status(ls: CommandServer) -> dict[str, object]:
     """The engine status, as in the kimi/status notification."""
     return ls.engines.status.to_json()
 
 
-async def reindex(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
+async def reindex(ls: CommandServer) -> dict[str, object]:
     """Re-walk the workspace (new ignore rules, files changed behind our back) and refresh diagnostics.
     Returns how many files the index holds and how many documents are open."""
     if ls.index is not None and ls.index.ready:  # while the first index runs, it already sees everything
@@ -25,6 +41,3 @@ async def reindex(ls: KimiLanguageServer, *args: Any) -> dict[str, object]:
     for uri in uris:
         diagnostics.push(ls, uri)
     return {"files": len(ls.index.files) if ls.index is not None else 0, "documents": len(uris)}
-
-
-COMMANDS: dict[str, Callable[..., Any]] = {"kimi.status": status, "kimi.reindex": reindex}

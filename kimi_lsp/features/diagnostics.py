@@ -3,26 +3,45 @@ support it, pushed (publishDiagnostics) on every change to clients that do not."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lsprotocol import types as lsp
+from pygls.workspace import TextDocument
 
 from ..convert import SOURCE, lsp_diagnostic
+from ..index.documents import OpenDocument
+from ..settings import Settings
 from ..snapshot import LineIndex
 from ..syntax import syntax_problems
-
-if TYPE_CHECKING:
-    from ..server import KimiLanguageServer
 
 OPTIONS = lsp.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False)
 
 
-def client_pulls(ls: KimiLanguageServer) -> bool:
+class DiagnosticsServer(Protocol):
+    """What diagnostics use of the server (a Protocol, so that command handlers' hints resolve at run time)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def encoding(self) -> str: ...
+
+    @property
+    def client_capabilities(self) -> lsp.ClientCapabilities: ...
+
+    def document(self, uri: str) -> TextDocument: ...
+
+    def parsed(self, uri: str, version: int) -> OpenDocument | None: ...
+
+    def text_document_publish_diagnostics(self, params: lsp.PublishDiagnosticsParams) -> None: ...
+
+
+def client_pulls(ls: DiagnosticsServer) -> bool:
     text_document = ls.client_capabilities.text_document
     return text_document is not None and text_document.diagnostic is not None
 
 
-def compute(ls: KimiLanguageServer, uri: str) -> tuple[int, list[lsp.Diagnostic]]:
+def compute(ls: DiagnosticsServer, uri: str) -> tuple[int, list[lsp.Diagnostic]]:
     """(version, diagnostics) of an open document; none when diagnostics are off or it cannot be parsed."""
     document = ls.document(uri)
     version = document.version or 0
@@ -35,14 +54,14 @@ def compute(ls: KimiLanguageServer, uri: str) -> tuple[int, list[lsp.Diagnostic]
     return version, [lsp_diagnostic(problem, lines) for problem in syntax_problems(parsed.tree)]
 
 
-def push(ls: KimiLanguageServer, uri: str) -> None:
+def push(ls: DiagnosticsServer, uri: str) -> None:
     if client_pulls(ls):
         return
     version, found = compute(ls, uri)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=found))
 
 
-def pull_diagnostics(ls: KimiLanguageServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+def pull_diagnostics(ls: DiagnosticsServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
     version, found = compute(ls, params.text_document.uri)
     result_id = f"{version}:{int(ls.settings.features.diagnostics)}"
     if params.previous_result_id == result_id:

@@ -35,7 +35,7 @@ def did_change(ls: KimiLanguageServer, params: lsp.DidChangeTextDocumentParams) 
 
 
 def did_close(ls: KimiLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
-    ls.snippet_cache.pop(params.text_document.uri, None)
+    ls.pipeline.forget(params.text_document.uri)
     if ls.index is not None:
         ls.index.did_close(params.text_document.uri)
     if not diagnostics.client_pulls(ls):

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 
 from ..convert import inline_list
-from .suggest import suggest
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -17,5 +16,5 @@ async def inline_completion(ls: KimiLanguageServer, params: lsp.InlineCompletion
     if not ls.settings.features.inline_completion:
         return None
     snapshot = ls.snapshot(params.text_document.uri, params.position)
-    text = await suggest(ls, snapshot, key=snapshot.uri, single_line=False)
+    text = await ls.pipeline.suggest(snapshot, ls.settings, ls.index, key=snapshot.uri, single_line=False)
     return inline_list(text, params.position) if text else None

@@ -1,4 +1,6 @@
-"""initialize / initialized / shutdown and settings changes; starting and stopping the engine."""
+"""initialize / initialized / shutdown, settings and workspace folder changes; starting the index.
+
+The engine's life is `EngineHost`'s (model/host.py): these handlers only tell it when to start and stop."""
 
 from __future__ import annotations
 
@@ -11,14 +13,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 
-from .. import embedded
-from ..index.core import IndexSettings
 from ..index.documents import uri_to_path
 from ..index.model import Progress
-from ..index.workspace import WorkspaceIndex
-from ..progress import ServerProgress
-from ..engine_client import EngineError
-from ..engine_host import EngineChoice, make_engine
+from ..index.workspace import IndexSettings, WorkspaceIndex
 from ..settings import Settings, parse_settings
 
 if TYPE_CHECKING:
@@ -48,12 +45,12 @@ def initialize(ls: KimiLanguageServer, params: lsp.InitializeParams) -> None:
 
 
 async def initialized(ls: KimiLanguageServer, params: lsp.InitializedParams) -> None:
-    await start_engine(ls)
+    await ls.engines.start(ls.settings.engine)
     _in_background(ls, start_index(ls, ls.index))
 
 
 async def shutdown(ls: KimiLanguageServer, params: None) -> None:
-    await stop_engine(ls)
+    await ls.engines.stop()
     async with ls.folder_change:  # a new set of folders being loaded is swapped in first
         if ls.index is not None:
             await ls.index.close()
@@ -62,9 +59,9 @@ async def shutdown(ls: KimiLanguageServer, params: None) -> None:
 async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChangeConfigurationParams) -> None:
     old_engine = ls.settings.engine
     apply_settings(ls, params.settings)
-    if ls.settings.engine != old_engine and ls.engine_choice is None:
-        await stop_engine(ls)
-        await start_engine(ls)
+    if ls.settings.engine != old_engine and ls.engines.follows_settings():
+        await ls.engines.stop()
+        await ls.engines.start(ls.settings.engine)
     if ls.index is not None:  # during the first index too: that index walks again with it before it is ready
         await ls.index.configure(ls.settings.exclude)
 
@@ -102,7 +99,7 @@ async def start_index(ls: KimiLanguageServer, index: WorkspaceIndex | None) -> N
         return
     if not ls.client_watches_files:
         ls.client_watches_files = _client_watches_files(ls) and await _register_file_watcher(ls)
-    async with ServerProgress(ls, "Indexing") as progress:
+    async with ls.with_progress("Indexing") as progress:
         def report(step: Progress) -> None:
             progress.report(step.message, step.percentage)
 
@@ -138,38 +135,3 @@ async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidCh
 
 def _resolved(uri: str) -> str:
     return str(Path(uri_to_path(uri)).resolve())
-
-
-def _choice(ls: KimiLanguageServer) -> EngineChoice:
-    if ls.engine_choice is not None:
-        return ls.engine_choice
-    if ls.settings.engine.url:
-        return EngineChoice("url", ls.settings.engine.url)
-    return EngineChoice("embedded")
-
-
-async def start_engine(ls: KimiLanguageServer) -> None:
-    """Attach the configured engine. Never raises: a bad choice leaves the engine off with a message."""
-    choice = _choice(ls)
-    if choice.kind == "none":
-        ls.engines.off("engine disabled (--engine none): index-only features")
-        return
-    if choice.kind == "embedded":
-        ls.engine_boot = _in_background(ls, embedded.boot(ls))
-        return
-    try:
-        engine = make_engine(choice, ls.settings.engine.api_key, ls.settings.engine.timeout_ms / 1000)
-    except EngineError as error:
-        ls.engines.off(str(error))
-        ls.tell(str(error), lsp.MessageType.Error)
-        return
-    if engine is not None:
-        ls.engines.attach(engine, choice.value)
-
-
-async def stop_engine(ls: KimiLanguageServer) -> None:
-    if ls.engine_boot is not None:
-        ls.engine_boot.cancel()
-        ls.engine_boot = None
-    await ls.engines.close()
-    embedded.stop(ls)

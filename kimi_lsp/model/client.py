@@ -16,11 +16,14 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx
 
 log = logging.getLogger(__name__)
+
+FinishReason = Literal["stop", "length", "abort", "cut"]  # "cut": the client stopped reading (never the engine)
+_ENGINE_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort"}
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,7 +40,7 @@ class Chunk:
     """One streamed update. `text` is cumulative: everything generated so far for this request."""
 
     text: str
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     cached_tokens: int = 0
 
@@ -128,9 +131,11 @@ def parse_sse_line(line: str) -> Chunk | None:
         event = json.loads(payload)
         meta = event.get("meta_info") or {}
         finish = meta.get("finish_reason")
+        finish_type = finish.get("type") if isinstance(finish, dict) else finish
         return Chunk(
             text=str(event["text"]),
-            finish_reason=finish.get("type") if isinstance(finish, dict) else finish,
+            # a finish type this client does not know still ends the request
+            finish_reason=None if finish_type is None else _ENGINE_FINISH.get(str(finish_type), "stop"),
             prompt_tokens=int(meta.get("prompt_tokens") or 0),
             cached_tokens=int(meta.get("cached_tokens") or 0),
         )

@@ -1,32 +1,27 @@
-"""The embedded engine: a real SGLang server on this machine, started and stopped with the language server.
+"""The embedded engine: a real SGLang server (the `cpu-tiny` profile) started on this machine.
 
-Owns booting the `cpu-tiny` engine profile in the background (index-only features keep working meanwhile),
-telling the client when it is ready (work-done progress and `kimi/status`), and stopping its whole process
-group when the server exits. The engine process is told to die with this one (PR_SET_PDEATHSIG), so even a
-killed language server leaves no orphans.
+Owns finding out whether it can run here, and starting and stopping its process group. The engine process is
+told to die with this one (PR_SET_PDEATHSIG), so even a killed language server leaves no orphans. When and
+why it runs is `EngineHost`'s business; this module knows nothing of the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lsprotocol import types as lsp
-
-from .engine_client import SGLangEngine
-from .progress import ServerProgress
-
 if TYPE_CHECKING:
-    from engine.launch import EngineProcess
+    from kimi_engine.launch import EngineProcess
 
-    from .server import KimiLanguageServer
+STARTUP_TIMEOUT_S = 600
 
-log = logging.getLogger(__name__)
+
+class EmbeddedError(RuntimeError):
+    """The embedded engine cannot run here or failed to start; the message says why in one line."""
 
 
 def log_dir() -> Path:
@@ -38,44 +33,44 @@ def log_dir() -> Path:
 
 def unavailable_reason() -> str | None:
     """Why the embedded engine cannot run in this interpreter, or None when it can."""
-    if importlib.util.find_spec("engine") is None:
+    if importlib.util.find_spec("kimi_engine") is None:
         return "the engine package is not installed"
     if importlib.util.find_spec("sglang") is None:
         return f"SGLang is not installed in {sys.executable} (run `make engine`)"
     return None
 
 
-async def boot(ls: KimiLanguageServer) -> None:
-    """Start the cpu-tiny engine and attach it when /health answers. Never raises (except cancellation)."""
-    reason = unavailable_reason()
-    if reason is not None:
-        ls.engines.off(f"embedded engine unavailable: {reason}; set engine.url to use a remote engine")
-        ls.tell(ls.engines.status.message)
-        return
-    from engine.launch import EngineConfig, EngineError, EngineProcess, free_port
+class EmbeddedEngine:
+    """One cpu-tiny SGLang process group. `start` boots it and waits for /health; `stop` is idempotent and
+    safe from any thread (the exit path calls it too)."""
 
-    config = EngineConfig(port=free_port(), python=sys.executable, log_file=str(log_dir() / "engine.log"),
-                          startup_timeout=600)
-    process = EngineProcess(config, die_with_parent=True)
-    ls.engines.starting("starting the embedded engine (cpu-tiny)")
-    async with ServerProgress(ls, "Starting the Kimi engine") as progress:
-        progress.report("cpu-tiny on the CPU: about 30 s")
-        process.start()
-        ls.embedded_process = process
+    def __init__(self) -> None:
+        self._process: EngineProcess | None = None
+        self.waited_s = 0.0
+
+    @property
+    def base_url(self) -> str:
+        return self._process.base_url if self._process is not None else ""
+
+    async def start(self) -> None:
+        """Boot the engine and wait until it answers. Raises EmbeddedError (the process stopped) on failure."""
+        reason = unavailable_reason()
+        if reason is not None:
+            raise EmbeddedError(f"embedded engine unavailable: {reason}; set engine.url to use a remote engine")
+        from kimi_engine.launch import EngineConfig, EngineError, EngineProcess, free_port
+
+        config = EngineConfig(port=free_port(), python=sys.executable, log_file=str(log_dir() / "engine.log"),
+                              startup_timeout=STARTUP_TIMEOUT_S)
+        self._process = EngineProcess(config, die_with_parent=True)
+        self._process.start()
         try:
-            waited = await asyncio.to_thread(process.wait_ready)
+            self.waited_s = await asyncio.to_thread(self._process.wait_ready)
         except EngineError as error:
-            stop(ls)
-            ls.engines.off(f"embedded engine failed to start: {str(error).splitlines()[0]}")
-            ls.tell(ls.engines.status.message, lsp.MessageType.Error)
-            return
-    ls.engines.attach(SGLangEngine(process.base_url, None, ls.settings.engine.timeout_ms / 1000),
-                      f"embedded cpu-tiny at {process.base_url} (ready in {waited:.0f} s)")
+            self.stop()
+            raise EmbeddedError(f"embedded engine failed to start: {str(error).splitlines()[0]}") from None
 
-
-def stop(ls: KimiLanguageServer) -> None:
-    """Stop the embedded engine's process group, if one runs. Safe to call more than once."""
-    process: EngineProcess | None = ls.embedded_process
-    ls.embedded_process = None
-    if process is not None:
-        process.stop()
+    def stop(self) -> None:
+        """Stop the process group, if one runs (waits for it: call off the loop where that matters)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()

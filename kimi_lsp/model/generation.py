@@ -17,14 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .engine_client import Engine, EngineError, GenerateRequest
+from .client import Engine, EngineError, FinishReason, GenerateRequest
 
 log = logging.getLogger(__name__)
 
 
 class Generation(NamedTuple):
     text: str
-    finish_reason: str  # stop | length | cut (we stopped it) | abort
+    finish_reason: FinishReason  # "cut": stop_at ended it; "abort": it ended without finishing
     prompt_tokens: int
     cached_tokens: int
     latency_ms: float
@@ -90,7 +90,8 @@ class Generator:
         if debounce_s > 0:
             await asyncio.sleep(debounce_s)  # cancelled here = never reached the engine
         started = time.perf_counter()
-        text, finish, num_prompt, num_cached = "", "abort", 0, 0
+        text, num_prompt, num_cached = "", 0, 0
+        finish: FinishReason = "abort"
         finished = False
         try:
             async for chunk in self.engine.stream(request):

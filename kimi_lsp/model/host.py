@@ -1,35 +1,47 @@
-"""Which engine the server talks to, and what state it is in.
+"""Which engine the server talks to, its whole life, and the state the client sees.
 
-Owns the choice (`--engine URL|embedded|none|scripted:PATH`), the live `Engine` and its `Generator`, and the
-engine status the client sees (`kimi/status`: off, starting, ready, down; last latency; cache ratio). Engine
-failures are reported once per transition to "down", never once per request; the next successful request
-brings the state back to "ready".
+`EngineHost` owns the choice (`--engine URL|embedded|none|scripted:PATH`, else the `engine.url` setting, else
+the embedded engine), starting it (the embedded one boots in the background while index features work),
+attaching it, the live `Engine` and its `Generator`, stopping it, and the status the client sees
+(`kimi/status`: off, starting, ready, down; last latency; cache ratio). Failures are reported once per
+transition to "down", never once per request; the next successful request brings the state back to "ready".
+It reaches the client only through `HostClient`; it never imports the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal, Protocol
 
-from .engine_client import Engine, EngineError, SGLangEngine
+from ..settings import EngineSettings
+from .client import Engine, EngineError, SGLangEngine
+from .embedded import EmbeddedEngine, EmbeddedError
 from .generation import Generation, Generator
-from .scripted_engine import ScriptedEngine
+from .scripted import ScriptedEngine
 
 log = logging.getLogger(__name__)
+
+EngineKind = Literal["none", "url", "scripted", "embedded"]
+EngineState = Literal["off", "starting", "ready", "down"]
+Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(slots=True, frozen=True)
 class EngineChoice:
-    kind: str  # none | url | scripted | embedded
+    kind: EngineKind
     value: str = ""
 
 
 def parse_engine_choice(arg: str) -> EngineChoice:
     """Parse the --engine flag. Raises ValueError with a readable message for anything else."""
-    if arg in ("none", "embedded"):
-        return EngineChoice(arg)
+    if arg == "none":
+        return EngineChoice("none")
+    if arg == "embedded":
+        return EngineChoice("embedded")
     if arg.startswith(("http://", "https://")):
         return EngineChoice("url", arg)
     if arg.startswith("scripted:") and len(arg) > len("scripted:"):
@@ -39,7 +51,7 @@ def parse_engine_choice(arg: str) -> EngineChoice:
 
 @dataclass(slots=True, frozen=True)
 class EngineStatus:
-    engine: str = "off"  # off | starting | ready | down
+    engine: EngineState = "off"
     latency_ms: float | None = None
     cache_ratio: float | None = None
     message: str = ""
@@ -49,20 +61,89 @@ class EngineStatus:
                 "message": self.message}
 
 
-class EngineHost:
-    """Holds at most one engine. `generator` is None while no engine is usable (off or starting)."""
+class ProgressReporter(Protocol):
+    def report(self, message: str, percentage: int | None = None) -> None: ...
 
-    def __init__(self, notify: Callable[[EngineStatus], None]) -> None:
-        self._notify = notify
+
+class HostClient(Protocol):
+    """What the host needs from the editor: the status line, a message the user reads, work-done progress."""
+
+    def send_status(self, status: EngineStatus) -> None: ...
+
+    def tell(self, message: str, severity: Severity = "warning") -> None: ...
+
+    def with_progress(self, title: str) -> AbstractAsyncContextManager[ProgressReporter]: ...
+
+
+class EngineHost:
+    """Holds at most one engine. `generator` is None while no engine is usable (off or starting). All methods
+    run on the server's event loop except `kill`, which the exit path may call from anywhere."""
+
+    def __init__(self, client: HostClient, choice: EngineChoice | None = None) -> None:
+        self._client = client
+        self._choice = choice  # None: from the settings
+        self._boot: asyncio.Task[None] | None = None
+        self._embedded: EmbeddedEngine | None = None
         self.status = EngineStatus()
         self.engine: Engine | None = None
         self.generator: Generator | None = None
 
-    def _set(self, status: EngineStatus) -> None:
-        changed = status != self.status
-        self.status = status
-        if changed:
-            self._notify(status)
+    def choice(self, settings: EngineSettings) -> EngineChoice:
+        if self._choice is not None:
+            return self._choice
+        return EngineChoice("url", settings.url) if settings.url else EngineChoice("embedded")
+
+    def follows_settings(self) -> bool:
+        """True when the engine comes from the settings (no --engine flag): a settings change restarts it."""
+        return self._choice is None
+
+    async def start(self, settings: EngineSettings) -> None:
+        """Start the chosen engine. Never raises: a bad choice leaves the engine off with one message."""
+        choice = self.choice(settings)
+        if choice.kind == "none":
+            self.off("engine disabled (--engine none): index-only features")
+        elif choice.kind == "embedded":
+            self._boot = asyncio.create_task(self._boot_embedded(settings.timeout_ms / 1000))
+        elif choice.kind == "scripted":
+            try:
+                self.attach(ScriptedEngine.from_file(Path(choice.value)), choice.value)
+            except EngineError as error:
+                self.off(str(error))
+                self._client.tell(str(error), "error")
+        else:
+            self.attach(SGLangEngine(choice.value, settings.api_key, settings.timeout_ms / 1000), choice.value)
+
+    async def _boot_embedded(self, timeout_s: float) -> None:
+        self._embedded = embedded = EmbeddedEngine()
+        self.starting("starting the embedded engine (cpu-tiny)")
+        try:
+            async with self._client.with_progress("Starting the Kimi engine") as progress:
+                progress.report("cpu-tiny on the CPU: about 30 s")
+                await embedded.start()
+        except EmbeddedError as error:
+            self.off(str(error))
+            self._client.tell(str(error), "error")
+            return
+        self.attach(SGLangEngine(embedded.base_url, None, timeout_s),
+                    f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)")
+
+    async def stop(self) -> None:
+        """Stop using the engine: cancel a boot, end generations in flight, stop an embedded engine."""
+        if self._boot is not None:
+            self._boot.cancel()
+            self._boot = None
+        if self.generator is not None:
+            await self.generator.close()
+        if self.engine is not None:
+            await self.engine.close()
+        self.engine, self.generator = None, None
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop the embedded engine's processes, if any (blocking; idempotent)."""
+        embedded, self._embedded = self._embedded, None
+        if embedded is not None:
+            embedded.stop()
 
     def attach(self, engine: Engine, description: str) -> None:
         """Start using `engine` (already running)."""
@@ -90,18 +171,8 @@ class EngineHost:
             log.warning("engine down: %s (completions fall back to the index until it answers again)", error)
         self._set(replace(self.status, engine="down", message=str(error)))
 
-    async def close(self) -> None:
-        if self.generator is not None:
-            await self.generator.close()
-        if self.engine is not None:
-            await self.engine.close()
-        self.engine, self.generator = None, None
-
-
-def make_engine(choice: EngineChoice, api_key: str | None, timeout_s: float) -> Engine | None:
-    """The engine for a url or scripted choice (None for none/embedded, which the server handles)."""
-    if choice.kind == "url":
-        return SGLangEngine(choice.value, api_key, timeout_s)
-    if choice.kind == "scripted":
-        return ScriptedEngine.from_file(Path(choice.value))
-    return None
+    def _set(self, status: EngineStatus) -> None:
+        changed = status != self.status
+        self.status = status
+        if changed:
+            self._client.send_status(status)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine_client import Chunk, EngineError, GenerateRequest
+from .client import Chunk, EngineError, GenerateRequest
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import healing
-from .snapshot import DocumentSnapshot
+from ..snapshot import DocumentSnapshot
 from .templates import Snippet, Template
 
 PREFIX_ALIGN_LINES = 32

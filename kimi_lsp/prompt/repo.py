@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
-from .index.model import Outline, ResolvedImport
-from .index.secrets import is_secret_path
+from ..index.model import Outline, ResolvedImport
+from ..index.secrets import is_secret_path
 from .templates import Snippet
 
 MAX_FILES = 8

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from kimi_lsp.context import PREFIX_ALIGN_LINES, Budget, build, window_prefix, window_suffix
+from kimi_lsp.prompt.context import PREFIX_ALIGN_LINES, Budget, build, window_prefix, window_suffix
 from kimi_lsp.settings import MODEL_PROFILES
 from kimi_lsp.snapshot import DocumentSnapshot
-from kimi_lsp.templates import TEMPLATES, Snippet, template_for
+from kimi_lsp.prompt.templates import TEMPLATES, Snippet, template_for
 
 
 def _snap(text: str, cursor: int) -> DocumentSnapshot:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lsp.engine_client import Chunk, EngineError, GenerateRequest, parse_sse_line
-from kimi_lsp.engine_host import EngineChoice, parse_engine_choice
-from kimi_lsp.generation import Generator, Sampling
-from kimi_lsp.scripted_engine import ScriptedEngine, ScriptedResponse
+from kimi_lsp.model.client import Chunk, EngineError, GenerateRequest, parse_sse_line
+from kimi_lsp.model.host import EngineChoice, parse_engine_choice
+from kimi_lsp.model.generation import Generator, Sampling
+from kimi_lsp.model.scripted import ScriptedEngine, ScriptedResponse
 
 
 def test_sse_lines_from_sglang() -> None:

@@ -6,8 +6,8 @@ from functools import partial
 
 import pytest
 
-from kimi_lsp.features.suggest import _body_end
-from kimi_lsp.healing import Healed, diverged, heal, stop_at, unheal
+from kimi_lsp.pipeline import _body_end
+from kimi_lsp.prompt.healing import Healed, diverged, heal, stop_at, unheal
 
 
 def _stop_at(tail: str, cursor_line_prefix: str, single_line: bool, generated: str) -> int | None:

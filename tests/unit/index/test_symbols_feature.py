@@ -6,10 +6,9 @@ from pathlib import Path
 
 from lsprotocol import types as lsp
 
-from kimi_lsp.features.symbols import (
-    document_symbol, document_symbol_tree, member_access, member_completions, recoder, workspace_symbol,
-    workspace_symbols,
-)
+from kimi_lsp.convert import document_symbol_tree, recoder, workspace_symbol
+from kimi_lsp.features.completion import member_access, member_completions
+from kimi_lsp.features.symbols import document_symbol, workspace_symbols
 from kimi_lsp.index.model import Definition, Span, SymbolLocation
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 

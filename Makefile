@@ -31,10 +31,12 @@ typecheck: venv
 	$(BIN)/mypy
 
 test: engine editors typecheck   ## every test: unit, LSP end to end, the real SGLang engine, real editors
-	$(BIN)/python -m pytest
+	KIMI_LSP_NO_NATIVE=0 $(BIN)/python -m pytest
+	KIMI_LSP_NO_NATIVE=1 $(BIN)/python -m pytest tests/unit/index
 
 test-fast: venv typecheck        ## unit and LSP end-to-end tests only (no engine, no editors)
-	$(BIN)/python -m pytest tests/unit tests/lsp
+	KIMI_LSP_NO_NATIVE=0 $(BIN)/python -m pytest tests/unit tests/lsp
+	KIMI_LSP_NO_NATIVE=1 $(BIN)/python -m pytest tests/unit/index
 
 demo: engine            ## the main job on the embedded engine: a scripted editing session, printed
 	$(BIN)/python -m kimi_lsp.demo

@@ -25,11 +25,12 @@ build() {
         && "$PY" -c "import kimi_lsp.index._outline" 2>>"$work/build.log"
 }
 
-trained() {  # one profile per object file of the extractor
+trained() {  # one profile per object file of the extractor: _outline.o and _runtime.o (setup.py)
     [[ $(find "$profile" -name '*.gcda' 2>/dev/null | wc -l) -eq 2 ]]
 }
 
-if build "generate:$profile" && "$PY" tools/pgo_train.py && trained && build "use:$profile"; then
+# the training runs the extractor whatever KIMI_LSP_NO_NATIVE says in the caller's environment
+if build "generate:$profile" && KIMI_LSP_NO_NATIVE=0 "$PY" tools/pgo_train.py && trained && build "use:$profile"; then
     echo "pgo-build: the extractor is built with a profile" >&2
 else
     tail -n 30 "$work/build.log" >&2 || true

@@ -154,7 +154,7 @@ static void release_columns(Columns *c) {
     Py_XDECREF(c->colkinds);
 }
 
-static PyObject *build(PyObject *module, PyObject *args) {
+static PyObject *build(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
     if (!PyArg_ParseTuple(args, "OOOOO", &names_arg, &fids_arg, &lines_arg, &colkinds_arg, &fold)) return NULL;
     PyObject *sorted = NULL, *text = NULL, *offsets = NULL, *result = NULL;
@@ -211,7 +211,7 @@ static PyObject *uint32_bytes(Py_ssize_t n, uint32_t **data) {
     return out;
 }
 
-static PyObject *merge(PyObject *module, PyObject *args) {
+static PyObject *merge(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *base_text, *base_folded, *keep_arg, *names_arg, *fids_arg, *lines_arg, *colkinds_arg, *fold;
     Py_buffer offs = {0}, bfids = {0}, blines = {0}, bcolkinds = {0}, keep = {0};
     if (!PyArg_ParseTuple(args, "UUy*y*y*y*OOOOOO", &base_text, &base_folded, &offs, &bfids, &blines, &bcolkinds,

@@ -6,11 +6,20 @@ It must not read files, touch the cache or know about the workspace: callers han
 The cold indexer's path, source bytes -> raw outline, runs in C when the optional `_outline` extension is
 built (`_outline.c`: the same query and rules, no Python object per node); the Python code here is the
 reference it is tested against, serves open documents (whose trees are edited incrementally), and is the
-fallback without the extension.
+fallback: without the extension, for a language whose compiled extractor cannot be made (its grammar's ABI,
+its query: logged once per process, the other languages keep the C path), and when KIMI_LSP_NO_NATIVE=1.
+
+KIMI_LSP_NO_NATIVE: 1 makes the index behave as if the C extensions were not built, both `_outline` (here) and
+`_symtab` (symtable.py), as after a plain `pip install .` (no `_outline`) without a C compiler (no `_symtab`
+either). 0, empty or unset: use them when built. Any other value is an error (ValueError on import). It is
+read once, when this module is imported; the index's worker processes import it afresh in the forkserver,
+which inherits the environment of the process that starts it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -24,10 +33,27 @@ from kimi_lsp.index.model import (
     CONTAINER_KINDS, KIND_CODE, KINDS, Outline, RawDefinition, RawImport, RawOutline, Span, outline_from_raw,
 )
 
-try:
-    from kimi_lsp.index import _outline
-except ImportError:  # built without the C extension: the Python extractor does all the work
+NO_NATIVE_ENV = "KIMI_LSP_NO_NATIVE"
+
+
+def native_enabled() -> bool:
+    """False when KIMI_LSP_NO_NATIVE=1 (the C extensions are then not used even if built); raises ValueError
+    on a value other than 0, 1 or empty."""
+    value = os.environ.get(NO_NATIVE_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{NO_NATIVE_ENV} must be 0 or 1 (1: do not use the C extensions), not {value!r}")
+    return value != "1"
+
+
+if native_enabled():
+    try:
+        from kimi_lsp.index import _outline
+    except ImportError:  # built without the C extension: the Python extractor does all the work
+        _outline = None  # type: ignore[assignment]
+else:
     _outline = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 _QUERY_FILE = {"typescriptreact": "typescript"}
 _COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
@@ -85,7 +111,8 @@ def raw_outline_of_source(spec: LanguageSpec, source: bytes) -> RawOutline:
 
 
 def native_extractor(spec: LanguageSpec) -> _outline.Extractor | None:
-    """This thread's compiled extractor for the language, or None without the `_outline` extension."""
+    """This thread's compiled extractor for the language, or None: without the `_outline` extension, or when
+    making the language's extractor failed in this process (logged once; the language then runs in Python)."""
     if _outline is None:
         return None
     extractors: dict[str, _outline.Extractor] | None = getattr(_local, "extractors", None)
@@ -93,11 +120,31 @@ def native_extractor(spec: LanguageSpec) -> _outline.Extractor | None:
         extractors = _local.extractors = {}
     extractor = extractors.get(spec.name)
     if extractor is None:
-        extractor = extractors[spec.name] = _outline.Extractor(
-            grammar_capsule(spec), _query_text(spec, "").encode("utf-8"), spec.name,
-            _MAX_START_DEPTH.get(spec.name, 4), KINDS, _METHOD_PARENTS, _NODE_TYPES,
-            partial(text_imports, spec.name), clean_comment, docstring_text)
+        if spec.name in _native_failed:
+            return None
+        try:
+            extractor = _outline.Extractor(
+                grammar_capsule(spec), _query_text(spec, "").encode("utf-8"), spec.name,
+                _MAX_START_DEPTH.get(spec.name, 4), KINDS, _METHOD_PARENTS, _NODE_TYPES,
+                partial(text_imports, spec.name), clean_comment, docstring_text)
+        except Exception as exc:  # e.g. a grammar ABI this runtime lacks, a query the C rules cannot run
+            _native_failure(spec, exc)
+            return None
+        extractors[spec.name] = extractor
     return extractor
+
+
+_native_failed: set[str] = set()  # languages whose compiled extractor could not be made, in this process
+_native_failed_lock = threading.Lock()
+
+
+def _native_failure(spec: LanguageSpec, exc: Exception) -> None:
+    with _native_failed_lock:
+        if spec.name in _native_failed:
+            return
+        _native_failed.add(spec.name)
+    log.warning("the compiled extractor for %s could not be made (%s: %s); its files are indexed by the Python "
+                "extractor instead", spec.name, type(exc).__name__, exc)
 
 
 def extract_outline(spec: LanguageSpec, tree: Tree, source: bytes) -> Outline:

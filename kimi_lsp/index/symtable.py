@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from itertools import accumulate, compress, islice
 from typing import NamedTuple
 
-try:
-    from kimi_lsp.index import _symtab
-except ImportError:  # built without the C extension
-    _symtab = None  # type: ignore[assignment]
-if array("I").itemsize != 4:  # the extension writes 32-bit columns
+from kimi_lsp.index.extract import native_enabled
+
+# the C extension: unused when KIMI_LSP_NO_NATIVE=1 (see extract.py), and where an "I" array is not 32-bit (it
+# writes 32-bit columns)
+if native_enabled() and array("I").itemsize == 4:
+    try:
+        from kimi_lsp.index import _symtab
+    except ImportError:  # built without the C extension
+        _symtab = None  # type: ignore[assignment]
+else:
     _symtab = None  # type: ignore[assignment]
 
 # (name, line, col << 5 | kind code) for one file

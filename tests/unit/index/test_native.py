@@ -3,8 +3,10 @@ awkward inputs (non-ASCII, invalid UTF-8, NUL bytes, long signatures, doc commen
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sysconfig
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,16 +15,19 @@ from hypothesis import strategies as st
 
 from kimi_lsp.index import extract
 from kimi_lsp.index.languages import LANGUAGES, LanguageSpec, spec_for_path, spec_named
-from kimi_lsp.index.model import RawOutline
+from kimi_lsp.index.model import RawOutline, decode_raw
 from kimi_lsp.index.worker import index_file
 
 from .conftest import FIXTURES
 
 _COMPILER = (sysconfig.get_config_var("CC") or "cc").split()[0]
-pytestmark = pytest.mark.skipif(
-    extract.native_extractor(LANGUAGES[0]) is None and shutil.which(_COMPILER) is None,
-    reason="no C compiler here, so no C extractor: indexing runs in Python",
-)
+pytestmark = [
+    pytest.mark.skipif(not extract.native_enabled(), reason="KIMI_LSP_NO_NATIVE=1: the C extractor is not used"),
+    pytest.mark.skipif(
+        extract.native_extractor(LANGUAGES[0]) is None and shutil.which(_COMPILER) is None,
+        reason="no C compiler here, so no C extractor: indexing runs in Python",
+    ),
+]
 
 
 def native(spec: LanguageSpec, source: bytes) -> RawOutline:
@@ -151,3 +156,38 @@ def test_match_count_parses_and_counts_the_query_matches() -> None:
     source = b"import os\nclass A:\n    def f(self): pass\ndef g(): pass\n"
     assert extractor.match_count(source) == 4  # the import, the class, its method, the function
     assert extractor.match_count(source, query=False) == 0
+
+
+def test_a_language_whose_extractor_cannot_be_made_runs_in_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Making Go's compiled extractor fails (its query has a predicate the C rules do not run): Go files get the
+    Python extractor's outlines, with one warning; the other languages keep their compiled extractors."""
+    assert extract._outline is not None, "the C extractor is not built (make venv builds it)"
+    real = extract._outline.Extractor
+
+    def extractor(language: object, query: bytes, name: str, *rest: object) -> object:
+        if name == "go":
+            query += b'\n((identifier) @x (#match? @x "^x"))'
+        return real(language, query, name, *rest)
+
+    monkeypatch.setattr(extract._outline, "Extractor", extractor)
+    monkeypatch.setattr(extract, "_local", threading.local())  # no extractor made before this test
+    monkeypatch.setattr(extract, "_native_failed", set())
+    go, py = spec_named("go"), spec_named("python")
+    assert go is not None and py is not None
+    sources = {"a.go": AWKWARD["go"], "b.go": "package b\n\n// G does g.\nfunc G() {}\n",
+               "c.py": AWKWARD["python"]}
+    results = {}
+    with caplog.at_level(logging.WARNING, logger=extract.__name__):
+        for name, text in sources.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+            results[name] = index_file(str(tmp_path / name), None, 1_000_000)
+    for name, text in sources.items():
+        spec = go if name.endswith(".go") else py
+        assert results[name].status == "indexed", results[name].error
+        assert decode_raw(results[name].outline) == python(spec, text.encode()), name
+    assert extract.native_extractor(go) is None
+    assert isinstance(extract.native_extractor(py), real)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings  # one per process, not one per file
+    assert "for go" in warnings[0] and "#match?" in warnings[0] and "Python extractor" in warnings[0]

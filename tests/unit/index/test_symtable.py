@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kimi_lsp.index import symtable
+from kimi_lsp.index.extract import native_enabled
 from kimi_lsp.index.symtable import SymbolTable, build_compacted
 
 
@@ -73,7 +74,10 @@ def test_best_matches_are_not_cut_off_by_many_weak_ones() -> None:
 
 
 def require_extension() -> None:
-    """Skip where there is no C compiler (so no extension); fail where there is one but no extension."""
+    """Skip where there is no C compiler (so no extension) or KIMI_LSP_NO_NATIVE=1; fail where there is a
+    compiler but no extension."""
+    if not native_enabled():
+        pytest.skip("KIMI_LSP_NO_NATIVE=1: the C extension is not used")
     if symtable._symtab is None:
         compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
         assert shutil.which(compiler) is None, "the _symtab extension is not built (make venv builds it)"

@@ -98,14 +98,14 @@ class Pipeline:
 
     def _prompt(self, snapshot: DocumentSnapshot, template: Template, index: WorkspaceIndex | None) -> Prompt | None:
         """The prompt for `snapshot`, or None when it must not reach a model (no engine, a secret file)."""
-        if self.engines.generator is None or is_secret_file(uri_to_path(snapshot.uri)):
+        if self.engines.usable() is None or is_secret_file(uri_to_path(snapshot.uri)):
             return None
         return context.build(snapshot, template, self._cross_file(snapshot.uri, index), scrub=scrub_text,
                              path=shown_path(index, snapshot.uri))
 
     async def _generate(self, key: str, prompt: Prompt, sampling: Sampling, debounce_s: float,
                         stop_at: Callable[[str], int | None]) -> Generation | None:
-        generator = self.engines.generator
+        generator = self.engines.usable()
         if generator is None:
             return None
         try:

@@ -133,9 +133,11 @@ class KimiLanguageServer(LanguageServer):
         log.error("%s: %s", getattr(source, "__name__", source), error, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def tell(self, message: str, severity: Severity = "warning") -> None:
-        """Show the user one message (and log it)."""
+        """Show the user one message (also in the client's log, and ours)."""
         log.log(logging.ERROR if severity == "error" else logging.WARNING, "%s", message)
-        self.window_show_message(lsp.ShowMessageParams(type=_SEVERITIES[severity], message=f"kimi-lsp: {message}"))
+        kind, text = _SEVERITIES[severity], f"kimi-lsp: {message}"
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
+        self.window_log_message(lsp.LogMessageParams(type=kind, message=text))  # for clients that hide popups
 
     def with_progress(self, title: str) -> ServerProgress:
         """Work-done progress titled `title` (a no-op for clients that do not show it)."""

@@ -4,6 +4,8 @@ Git semantics: a .gitignore in any directory (deeper files win, negations includ
 repository top (lowest precedence), .gitignore files above the root up to the repository top; an excluded
 directory is not entered, so nothing below it can be re-included. On top of that: built-in and settings
 exclude globs (gitignore syntax, relative to the root), secret files, files over the size cap, symlink loops.
+`.kimiignore` files keep content that git tracks away from the model: same syntax and places as .gitignore,
+read after the .gitignore of the same directory (so its patterns win there).
 Files are only stat-ed here, never opened (binary detection happens when the indexer reads a file).
 """
 
@@ -28,6 +30,7 @@ DEFAULT_EXCLUDED_DIRS = frozenset({
     ".pytest_cache", ".ruff_cache", ".direnv",
 })
 DEFAULT_MAX_FILE_BYTES = 1_000_000
+IGNORE_FILES = (".gitignore", ".kimiignore")  # per directory, in this order
 LANGUAGE_EXTENSIONS = frozenset(ext for spec in LANGUAGES for ext in spec.extensions)
 
 
@@ -73,7 +76,7 @@ class IgnoreRules:
     def spec_for_dir(self, rel_dir: str) -> Patterns | None:
         """The .gitignore spec of a directory given relative to the repository top ('' for the top)."""
         if rel_dir not in self._specs:
-            self._specs[rel_dir] = _read_spec(self.top / rel_dir / ".gitignore")
+            self._specs[rel_dir] = _read_specs([self.top / rel_dir / name for name in IGNORE_FILES])
         return self._specs[rel_dir]
 
     def chain(self, rel_dir: str) -> list[tuple[str, Patterns]]:
@@ -108,6 +111,14 @@ class IgnoreRules:
         if rel is None or spec_for_path(rel) is None or is_secret_path(rel) or is_secret_path(os.path.realpath(path)):
             return False
         return self._walked_to(rel) and not self.is_ignored(rel, False, self.chain(rel.rpartition("/")[0]))
+
+    def excludes(self, path: str | Path) -> bool:
+        """Do these rules keep `path` (a file under the root) from the index and from the model: an ignore file,
+        the exclude setting, a built-in excluded directory, here or above it? False for paths outside the root."""
+        rel = self._rel_top(path)
+        if rel is None:
+            return False
+        return not self._walked_to(rel) or self.is_ignored(rel, False, self.chain(rel.rpartition("/")[0]))
 
     def walks_into(self, path: str | Path) -> bool:
         """Would the walk enter this directory? For a directory made on disk (file events)."""
@@ -169,7 +180,7 @@ def walk(rules: IgnoreRules, start: str | None = None) -> Iterator[FoundFile]:
         entries = _list_once(abs_dir, seen)
         if entries is None:
             continue
-        if any(e.name == ".gitignore" for e in entries):
+        if any(e.name in IGNORE_FILES for e in entries):
             spec = rules.spec_for_dir(rel_dir)
             if spec is not None:
                 chain = [*chain, (rel_dir + "/" if rel_dir else "", spec)]
@@ -222,11 +233,20 @@ def _repo_top(root: Path) -> Path:
 
 
 def _read_spec(path: Path) -> Patterns | None:
-    try:
-        text = path.read_text("utf-8", errors="replace")
-    except OSError:
-        return None
-    return _patterns(text.splitlines(), str(path))
+    return _read_specs([path])
+
+
+def _read_specs(paths: list[Path]) -> Patterns | None:
+    """The patterns of the ignore files that exist among `paths`, later files' patterns after earlier ones'."""
+    lines: list[str] = []
+    read: list[str] = []
+    for path in paths:
+        try:
+            lines += path.read_text("utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        read.append(str(path))
+    return _patterns(lines, " + ".join(read)) if read else None
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")

@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from kimi_engine.launch import EngineProcess
 
 STARTUP_TIMEOUT_S = 600
+STOP_GRACE_S = 3.0  # SIGTERM, then SIGKILL after this long: every process gone well within 5 s
 
 
 class EmbeddedError(RuntimeError):
@@ -42,10 +44,11 @@ def unavailable_reason() -> str | None:
 
 class EmbeddedEngine:
     """One cpu-tiny SGLang process group. `start` boots it and waits for /health; `stop` is idempotent and
-    safe from any thread (the exit path calls it too)."""
+    safe from any thread (the exit path calls it too); `stop_soon` returns at once and stops it in a thread."""
 
     def __init__(self) -> None:
         self._process: EngineProcess | None = None
+        self._stopping: threading.Thread | None = None
         self.waited_s = 0.0
 
     @property
@@ -70,7 +73,16 @@ class EmbeddedEngine:
             raise EmbeddedError(f"embedded engine failed to start: {str(error).splitlines()[0]}") from None
 
     def stop(self) -> None:
-        """Stop the process group, if one runs (waits for it: call off the loop where that matters)."""
+        """Stop the process group and wait until it is gone (at most about 2 x STOP_GRACE_S); also waits for a
+        stop begun by `stop_soon`."""
         process, self._process = self._process, None
         if process is not None:
-            process.stop()
+            process.stop(grace=STOP_GRACE_S)
+        if self._stopping is not None and self._stopping is not threading.current_thread():
+            self._stopping.join()
+
+    def stop_soon(self) -> None:
+        """Begin stopping in a background thread and return at once (`stop` waits for it to finish)."""
+        if self._process is not None and self._stopping is None:
+            self._stopping = threading.Thread(target=self.stop, name="kimi-engine-stop", daemon=True)
+            self._stopping.start()

@@ -2,16 +2,21 @@
 
 `EngineHost` owns the choice (`--engine URL|embedded|none|scripted:PATH`, else the `engine.url` setting, else
 the embedded engine), starting it (the embedded one boots in the background while index features work),
-attaching it, the live `Engine` and its `Generator`, stopping it, and the status the client sees
-(`kimi/status`: off, starting, ready, down; last latency; cache ratio). Failures are reported once per
-transition to "down", never once per request; the next successful request brings the state back to "ready".
-It reaches the client only through `HostClient`; it never imports the server.
+attaching it (an attached URL must answer /health), the live `Engine` and its `Generator`, stopping it (at
+once: an embedded engine's processes end in the background), and the status the client sees (`kimi/status`:
+off, starting, ready, down; last latency; cache ratio).
+
+An engine that fails is "down": the user is told once per transition (a message naming the engine and what to
+do), and requests wait out a backoff (1 s, doubling to 60 s) instead of trying on every keystroke; the first
+one that succeeds brings the state back to "ready". It reaches the client only through `HostClient`; it never
+imports the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 EngineKind = Literal["none", "url", "scripted", "embedded"]
 EngineState = Literal["off", "starting", "ready", "down"]
 Severity = Literal["error", "warning", "info"]
+FIRST_RETRY_S = 1.0
+LAST_RETRY_S = 60.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,6 +91,9 @@ class EngineHost:
         self._choice = choice  # None: from the settings
         self._boot: asyncio.Task[None] | None = None
         self._embedded: EmbeddedEngine | None = None
+        self._description = ""  # the engine as the user knows it: its URL, or "the embedded engine"
+        self._retry_at = 0.0  # while down: no request before this time (time.monotonic)
+        self._retry_s = FIRST_RETRY_S
         self.status = EngineStatus()
         self.engine: Engine | None = None
         self.generator: Generator | None = None
@@ -112,6 +122,13 @@ class EngineHost:
                 self._client.tell(str(error), "error")
         else:
             self.attach(SGLangEngine(choice.value, settings.api_key, settings.timeout_ms / 1000), choice.value)
+            await self.check_health()
+
+    async def check_health(self) -> None:
+        """Ask the attached engine's /health; one that does not answer is down (told once, backed off)."""
+        engine = self.engine
+        if engine is not None and not await engine.health():
+            self.failed(EngineError(f"engine at {self._description} unreachable: /health did not answer"))
 
     async def _boot_embedded(self, timeout_s: float) -> None:
         self._embedded = embedded = EmbeddedEngine()
@@ -128,7 +145,8 @@ class EngineHost:
                     f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)")
 
     async def stop(self) -> None:
-        """Stop using the engine: cancel a boot, end generations in flight, stop an embedded engine."""
+        """Stop using the engine: cancel a boot, end generations in flight; an embedded engine's processes stop
+        in the background (`kill` waits for them). Returns at once."""
         if self._boot is not None:
             self._boot.cancel()
             self._boot = None
@@ -137,18 +155,28 @@ class EngineHost:
         if self.engine is not None:
             await self.engine.close()
         self.engine, self.generator = None, None
-        self.kill()
+        if self._embedded is not None:
+            self._embedded.stop_soon()
 
     def kill(self) -> None:
-        """Stop the embedded engine's processes, if any (blocking; idempotent)."""
+        """Stop the embedded engine's processes, if any, and wait until they are gone (blocking; idempotent;
+        for the exit path)."""
         embedded, self._embedded = self._embedded, None
         if embedded is not None:
             embedded.stop()
+
+    def usable(self) -> Generator | None:
+        """The generator to ask now: None while no engine is usable, or while a down engine's backoff runs."""
+        if self.status.engine == "down" and time.monotonic() < self._retry_at:
+            return None
+        return self.generator
 
     def attach(self, engine: Engine, description: str) -> None:
         """Start using `engine` (already running)."""
         self.engine = engine
         self.generator = Generator(engine, self.record)
+        self._description = description.split(" (")[0]
+        self._retry_at, self._retry_s = 0.0, FIRST_RETRY_S
         self._set(EngineStatus("ready", message=f"engine: {description}"))
         log.info("engine ready: %s", description)
 
@@ -161,15 +189,20 @@ class EngineHost:
 
     def record(self, result: Generation) -> None:
         """A generation finished: the engine is up; remember latency and cache ratio."""
+        self._retry_s = FIRST_RETRY_S
         ratio = result.cached_tokens / result.prompt_tokens if result.prompt_tokens else None
         self._set(EngineStatus("ready", round(result.latency_ms, 1), ratio, self.status.message
                                if self.status.engine == "ready" else "engine is back"))
 
     def failed(self, error: EngineError) -> None:
-        """A request failed: report once per transition to down."""
-        if self.status.engine != "down":
-            log.warning("engine down: %s (completions fall back to the index until it answers again)", error)
+        """A request failed: tell the user once per transition to down; no request before the backoff ends."""
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(self._retry_s * 2, LAST_RETRY_S)
+        was_down = self.status.engine == "down"
         self._set(replace(self.status, engine="down", message=str(error)))
+        if not was_down:
+            self._client.tell(f"{error}. Suggestions are off until it answers (retrying with backoff); index "
+                              "features keep working. Check that the engine runs, or set engine.url.", "warning")
 
     def _set(self, status: EngineStatus) -> None:
         changed = status != self.status

@@ -74,6 +74,23 @@ def test_single_paths_are_judged_as_the_walk_would(tmp_path: Path) -> None:
         assert not rules.walks_into(tmp_path / directory), directory
 
 
+def test_kimiignore_keeps_tracked_files_from_the_index_and_wins_over_gitignore(tmp_path: Path) -> None:
+    make(tmp_path, {".gitignore": "*.gen.py\n", ".kimiignore": "internal/\n!keep.gen.py\n", "a.py": "",
+                    "internal/algo.py": "", "keep.gen.py": "", "drop.gen.py": "",
+                    "sub/.kimiignore": "pricing.py\n", "sub/pricing.py": "", "sub/ok.py": ""})
+    assert found(tmp_path) == {"a.py", "keep.gen.py", "sub/ok.py"}
+
+
+def test_excludes_judges_any_file_under_the_root_whatever_its_language(tmp_path: Path) -> None:
+    make(tmp_path, {".git/HEAD": "", ".gitignore": "build/\n*.log\n", ".kimiignore": "docs/private.md\n",
+                    "src/a.py": "", "build/gen/b.py": "", "app.log": "", "docs/private.md": "", "docs/ok.md": "",
+                    "vendor/d.txt": ""})
+    rules = IgnoreRules(tmp_path, exclude=["vendor/"])
+    excluded = {os.path.relpath(p, tmp_path) for p in tmp_path.rglob("*") if p.is_file() and rules.excludes(p)}
+    assert excluded == {"build/gen/b.py", "app.log", "docs/private.md", "vendor/d.txt", ".git/HEAD"}
+    assert not rules.excludes(tmp_path.parent / "elsewhere.py")  # outside the root: not these rules' to judge
+
+
 def test_exclude_globs_and_size_cap(tmp_path: Path) -> None:
     make(tmp_path, {"a.py": "x = 1\n", "big.py": "x" * 2000, "gen/out.py": "", "deep/x/tmp_1.py": ""})
     assert found(tmp_path, exclude=["gen/", "tmp_*.py"], max_file_bytes=1000) == {"a.py"}

@@ -1,6 +1,6 @@
-"""`python -m engine`: start an SGLang server from a named profile (or print its command line).
+"""`python -m kimi_engine`: start an SGLang server from a named profile (or print its command line).
 
-    python -m engine [--profile cpu-tiny] [--port N] [--host 127.0.0.1] [--model-path P] [--print-command]
+    python -m kimi_engine [--profile cpu-tiny] [--port N] [--host 127.0.0.1] [--model-path P] [--print-command]
 
 Runs in the foreground until SIGINT/SIGTERM, then stops the whole engine process group.
 """
@@ -13,14 +13,14 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from engine.launch import PROFILES, EngineConfig, EngineError, EngineProcess, build_command, get_profile
+from kimi_engine.launch import PROFILES, EngineConfig, EngineError, EngineProcess, build_command, get_profile
 
 _DEFAULTS = EngineConfig()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> EngineConfig:
     profiles = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
-    p = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog="python -m kimi_engine", description=__doc__.splitlines()[0],
                                 epilog=f"profiles - {profiles}. Arguments after `--` go to SGLang verbatim.")
     p.add_argument("--profile", default=_DEFAULTS.profile, choices=sorted(PROFILES))
     p.add_argument("--host", default=_DEFAULTS.host)

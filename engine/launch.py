@@ -1,6 +1,6 @@
 """Build and run SGLang server command lines from named profiles.
 
-Owns: `EngineConfig` (one frozen dataclass, fields 1:1 with `python -m engine` flags), the profiles
+Owns: `EngineConfig` (one frozen dataclass, fields 1:1 with `python -m kimi_engine` flags), the profiles
 (`cpu-tiny`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`), `EngineProcess` (start in its own process group,
 wait for /health, stop the whole group, clean its /dev/shm files) and `free_port`. Building a command is
 pure; only EngineProcess touches processes. Must not import sglang or torch (the server does, in its own
@@ -30,7 +30,7 @@ SHM_DIR = Path("/dev/shm")
 
 @dataclass(slots=True, frozen=True)
 class EngineConfig:
-    """Every field is one `python -m engine` flag (`model_path` <-> `--model-path`)."""
+    """Every field is one `python -m kimi_engine` flag (`model_path` <-> `--model-path`)."""
 
     profile: str = "cpu-tiny"
     host: str = "127.0.0.1"

@@ -1,6 +1,6 @@
 """Measure a real cpu-tiny SGLang server: boot time, decode speed, prefix-cache reuse, FIM answer.
 
-    python -m engine.measure [--model-path P] [--json out.json]
+    python -m kimi_engine.measure [--model-path P] [--json out.json]
 
 Prints one JSON object. A benchmark, not a test: it asserts nothing about timing.
 """
@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from engine.launch import EngineConfig, EngineProcess, free_port
+from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 
 FIM_PROMPT = ("<|fim_prefix|>def mean(values):\n    \"\"\"Return the arithmetic mean of values.\"\"\"\n"
               "    total = 0\n    for v in values:\n        total += v\n<|fim_suffix|>\n\n\n"

@@ -1,6 +1,6 @@
 """Evaluate the tiny model against an n-gram baseline on held-out stdlib modules (never trained on).
 
-    python -m engine.models.evaluate --model engine/models/kimi-tiny --cases 200
+    python -m kimi_engine.models.evaluate --model engine/models/kimi-tiny --cases 200
 
 Cases are code lines (no blank, comment-only or docstring lines) drawn with a fixed seed. Figures per
 system, on the same cases:
@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from engine.models.corpus import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, HELD_OUT, SourceFile, iter_sources
+from kimi_engine.models.corpus import (EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, HELD_OUT, SourceFile,
+                                       iter_sources)
 
 PREFIX_CHARS = 1000  # keeps prompts within the training sequence length (512 tokens)
 SUFFIX_CHARS = 400

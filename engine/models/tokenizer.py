@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from engine.models.corpus import EOS, SPECIAL_TOKENS, SourceFile
+from kimi_engine.models.corpus import EOS, SPECIAL_TOKENS, SourceFile
 
 
 def train_tokenizer(files: list[SourceFile], vocab_size: int) -> Tokenizer:

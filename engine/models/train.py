@@ -1,6 +1,6 @@
 """Train the tiny Qwen3-MoE code model on the CPython standard library (CPU, seeded, time-budgeted).
 
-    python -m engine.models.train --minutes 30 --out engine/models/kimi-tiny
+    python -m kimi_engine.models.train --minutes 30 --out engine/models/kimi-tiny
 
 The run is reproducible: the seed fixes tokenizer, init and data order. The learning rate follows the
 wall clock (warmup, then cosine over --minutes), and every step's rate is written to train_log.json;
@@ -21,8 +21,8 @@ import torch
 from tokenizers import Tokenizer
 from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
-from engine.models.corpus import EOS, iter_sources, training_texts
-from engine.models.tokenizer import save_tokenizer, train_tokenizer
+from kimi_engine.models.corpus import EOS, iter_sources, training_texts
+from kimi_engine.models.tokenizer import save_tokenizer, train_tokenizer
 
 
 @dataclass(slots=True, frozen=True)

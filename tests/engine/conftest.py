@@ -1,7 +1,7 @@
 """Fixtures for tests against a real SGLang server (cpu-tiny profile, our tiny MoE model, on the CPU).
 
-`sglang_engine` (session scope) starts one server on a free 127.0.0.1 port through engine.launch, yields its
-base URL and stops the whole process group at the end. It skips only when sglang is not importable in the
+`sglang_engine` (session scope) starts one server on a free 127.0.0.1 port through kimi_engine.launch, yields
+its base URL and stops the whole process group at the end. It skips only when sglang is not importable in the
 test interpreter (`engine/install.sh .venv` installs it; `make test` runs that first).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.launch import TINY_MODEL_DIR, EngineConfig, EngineProcess, free_port
+from kimi_engine.launch import TINY_MODEL_DIR, EngineConfig, EngineProcess, free_port
 
 
 @pytest.fixture(scope="session")

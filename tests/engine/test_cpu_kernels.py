@@ -6,7 +6,7 @@ from types import ModuleType
 
 import pytest
 
-from engine.launch import CPU_KERNEL_DIR
+from kimi_engine.launch import CPU_KERNEL_DIR
 
 torch = pytest.importorskip("torch")
 

@@ -15,7 +15,7 @@ import pytest
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from engine.launch import EngineConfig, EngineProcess, free_port
+from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 from tests.lsp.conftest import Session, start_session
 
 pytestmark = pytest.mark.engine

@@ -1,4 +1,4 @@
-"""engine.launch: the command line of every profile, the CLI mapping and EngineProcess's lifecycle.
+"""kimi_engine.launch: the command line of every profile, the CLI mapping and EngineProcess's lifecycle.
 
 No SGLang needed: the lifecycle tests run a stand-in "interpreter" that serves /health and spawns a child.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.__main__ import main, parse_args
-from engine.launch import (
+from kimi_engine.__main__ import main, parse_args
+from kimi_engine.launch import (
     CPU_KERNEL_DIR,
     PROFILES,
     TINY_MODEL_DIR,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lsp.index.workspace import WorkspaceIndex
+from kimi_lsp.index.workspace import ProgressCallback, WorkspaceIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -21,13 +21,15 @@ def fixture_tree(tmp_path: Path) -> Path:
 
 
 def count_rewalks(index: WorkspaceIndex) -> list[object]:
-    """Records each full re-walk (`reindex`) of `index` from now on, in the returned list; they still run."""
+    """Records each full re-walk of `index` from now on (`reindex`, or one a disk event asks for), in the
+    returned list; they still run."""
     rewalks: list[object] = []
-    reindex = index.reindex
+    builder = index._builder
+    rewalk = builder.rewalk
 
-    async def counted(*args: object) -> None:
-        rewalks.append(args)
-        await reindex()
+    async def counted(progress: ProgressCallback | None = None) -> None:
+        rewalks.append(progress)
+        await rewalk(progress)
 
-    index.reindex = counted  # type: ignore[method-assign]
+    builder.rewalk = counted  # type: ignore[method-assign]
     return rewalks

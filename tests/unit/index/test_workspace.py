@@ -184,7 +184,7 @@ async def test_a_second_cache_row_for_a_path_is_dropped_on_load(fixture_tree: Pa
 
 async def test_a_cache_that_fails_to_load_shuts_down_the_pool_started_for_it(
         fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kimi_lsp.index.core as core
+    import kimi_lsp.index.builder as builder
     from kimi_lsp.index.store import IndexStore
 
     class Pool:
@@ -194,7 +194,7 @@ async def test_a_cache_that_fails_to_load_shuts_down_the_pool_started_for_it(
             self.shut = True
 
     pools: list[Pool] = []
-    monkeypatch.setattr(core, "start_pool", lambda workers: pools.append(Pool()) or pools[-1])
+    monkeypatch.setattr(builder, "start_pool", lambda workers: pools.append(Pool()) or pools[-1])
     load_files = IndexStore.load_files
     failures = iter([sqlite3.DatabaseError("database disk image is malformed")])
 
@@ -239,7 +239,7 @@ async def test_open_document_symbols_follow_the_editor(fixture_tree: Path, tmp_p
     edited = text.replace("def tool", "def tool_v2")
     index.did_change(uri, edited, [], 2)
     assert [d.name for d in index.document_symbols(uri)] == ["tool_v2"]
-    await index._open_refresh[uri]  # the debounced refresh of the workspace table
+    await index._tracker.open_refresh[uri]  # the debounced refresh of the workspace table
     assert [s.name for s in index.definitions_named("tool_v2")] == ["tool_v2"]
     index.did_close(uri)
     await index.flush_events()
@@ -354,7 +354,7 @@ async def test_the_symbol_table_snapshot_follows_a_cold_start(fixture_tree: Path
     from kimi_lsp.index.store import IndexStore
 
     index = await started(fixture_tree, tmp_path)
-    await index._settle()
+    await index._builder.compactor.settle()
     store = IndexStore(tmp_path / "cache.sqlite", "\n".join(index.roots))
     base = store.load_symtab()  # written by the start, before any close
     store.close()
@@ -413,7 +413,8 @@ async def test_closing_during_a_cold_start_stops_the_walk(tmp_path: Path, monkey
     import asyncio
     import time
 
-    import kimi_lsp.index.core as core
+    import kimi_lsp.index.batches as batches
+    import kimi_lsp.index.builder as builder
     import kimi_lsp.index.jobs as jobs
 
     root = tmp_path / "ws"
@@ -421,7 +422,7 @@ async def test_closing_during_a_cold_start_stops_the_walk(tmp_path: Path, monkey
     for i in range(400):
         (root / f"m{i}.py").write_text(f"def f{i}():\n    pass\n")
     walked: list[str] = []
-    real_walk = core._walk_roots
+    real_walk = builder._walk_roots
 
     def slow_walk(rules: object) -> object:
         for found in real_walk(rules):  # type: ignore[arg-type]
@@ -429,9 +430,9 @@ async def test_closing_during_a_cold_start_stops_the_walk(tmp_path: Path, monkey
             time.sleep(0.005)  # 2 s for the whole walk
             yield found
 
-    monkeypatch.setattr(core, "_walk_roots", slow_walk)
-    monkeypatch.setattr(core, "WALK_CHUNK", 4)
-    monkeypatch.setattr(core, "MAX_BATCH", 4)
+    monkeypatch.setattr(builder, "_walk_roots", slow_walk)
+    monkeypatch.setattr(builder, "WALK_CHUNK", 4)
+    monkeypatch.setattr(batches, "MAX_BATCH", 4)
     monkeypatch.setattr(jobs, "POOL_THRESHOLD", 8)
     reports: list[Progress] = []
     index = WorkspaceIndex([root], settings(tmp_path))
@@ -458,19 +459,19 @@ async def test_a_root_inside_another_is_walked_once(fixture_tree: Path, tmp_path
 async def test_syncs_run_one_at_a_time(fixture_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from kimi_lsp.index.core import IndexCore
+    from kimi_lsp.index.builder import IndexBuilder
 
     index = await started(fixture_tree, tmp_path)
     events: list[str] = []
-    real = IndexCore._walk_and_index
+    real = IndexBuilder._walk_and_index
 
-    async def traced(self: IndexCore, progress: object, load_cache: bool, rules: object) -> None:
+    async def traced(self: IndexBuilder, progress: object, load_cache: bool, rules: object) -> None:
         events.append("in")
         await asyncio.sleep(0.05)
         await real(self, progress, load_cache, rules)  # type: ignore[arg-type]
         events.append("out")
 
-    monkeypatch.setattr(IndexCore, "_walk_and_index", traced)
+    monkeypatch.setattr(IndexBuilder, "_walk_and_index", traced)
     await asyncio.gather(index.reindex(), index.configure(["pyproj/"]), index.reindex())
     assert events == ["in", "out"] * 3
     assert not [p for p in index.files if "/pyproj/" in p]  # the new globs hold whatever the order
@@ -568,11 +569,12 @@ async def test_default_cache_directory_loses_caches_unused_for_30_days(fixture_t
 
 async def test_disk_changes_are_cut_into_tasks_by_bytes(fixture_tree: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import kimi_lsp.index.core as core
+    import kimi_lsp.index.batches as batching
+    import kimi_lsp.index.merge as merge
 
     index = await started(fixture_tree, tmp_path)
     tasks: list[list[str]] = []
-    run_jobs = core.run_jobs
+    run_jobs = merge.run_jobs
 
     async def recorded(batches, *args):  # type: ignore[no-untyped-def]
         async def seen():  # type: ignore[no-untyped-def]
@@ -582,8 +584,8 @@ async def test_disk_changes_are_cut_into_tasks_by_bytes(fixture_tree: Path, tmp_
         async for results in run_jobs(seen(), *args):
             yield results
 
-    monkeypatch.setattr(core, "run_jobs", recorded)
-    monkeypatch.setattr(core, "BATCH_BYTES", 1000)
+    monkeypatch.setattr(merge, "run_jobs", recorded)
+    monkeypatch.setattr(batching, "BATCH_BYTES", 1000)
     (fixture_tree / "big.py").write_text("def big():\n    pass\n" + "# padding\n" * 120)
     for name in ("s1.py", "s2.py", "gone.py"):
         (fixture_tree / name).write_text("x = 1\n")
@@ -632,12 +634,12 @@ async def test_a_directory_made_or_removed_in_one_event_is_walked_or_forgotten(f
 
 async def test_events_in_git_or_node_modules_are_dropped_before_any_work(fixture_tree: Path, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import kimi_lsp.index.workspace as workspace
+    import kimi_lsp.index.tracker as tracker
 
     index = await started(fixture_tree, tmp_path)
-    stat_of = workspace._stat_of
+    stat_of = tracker._stat_of
     looked_at: list[str] = []
-    monkeypatch.setattr(workspace, "_stat_of", lambda path: looked_at.append(path) or stat_of(path))
+    monkeypatch.setattr(tracker, "_stat_of", lambda path: looked_at.append(path) or stat_of(path))
     index.file_events([FileEvent("deleted", str(fixture_tree / ".git" / "index.lock")),
                        FileEvent("created", str(fixture_tree / "node_modules" / "left" / "index.js")),
                        FileEvent("created", str(fixture_tree / "new.py"))])

@@ -27,8 +27,10 @@ engine: venv            ## CPU torch + SGLang + its runtime requirements (the `e
 editors: venv           ## code-server + chromium, Neovim 0.11/0.12, LSP4J, Emacs, Helix (see editors/install.sh)
 	bash editors/install.sh $(BIN)/python
 
-typecheck: venv
+typecheck: venv         ## mypy (strict), ruff's lint rules and its format check
 	$(BIN)/mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: engine editors typecheck   ## every test: unit, LSP end to end, the real SGLang engine, real editors
 	KIMI_LSP_NO_NATIVE=0 $(BIN)/python -m pytest

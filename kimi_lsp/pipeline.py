@@ -97,8 +97,10 @@ class Pipeline:
         return text if text.endswith("\n") else text + "\n"
 
     def _prompt(self, snapshot: DocumentSnapshot, template: Template, index: WorkspaceIndex | None) -> Prompt | None:
-        """The prompt for `snapshot`, or None when it must not reach a model (no engine, a secret file)."""
-        if self.engines.usable() is None or is_secret_file(uri_to_path(snapshot.uri)):
+        """The prompt for `snapshot`, or None when it must not reach a model: no engine, or a secret file, or one
+        the ignore rules exclude (.gitignore, .kimiignore, the exclude setting)."""
+        path = uri_to_path(snapshot.uri)
+        if self.engines.usable() is None or is_secret_file(path) or (index is not None and index.excluded(path)):
             return None
         return context.build(snapshot, template, self._cross_file(snapshot.uri, index), scrub=scrub_text,
                              path=shown_path(index, snapshot.uri))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from kimi_lsp.index.batches import Batches, Tally, unchanged
 from kimi_lsp.index.builder import IndexBuilder
 from kimi_lsp.index.core import IndexState
-from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS, FoundFile, walk
+from kimi_lsp.index.discovery import DEFAULT_EXCLUDED_DIRS, IGNORE_FILES, FoundFile, walk
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.jobs import in_thread_settled, listed
 from kimi_lsp.index.model import FileEvent
@@ -128,10 +128,10 @@ class IndexTracker:
         """Index the changed files, forget the deleted ones. A directory made, moved or removed may come as one
         event, not one per file in it (VS Code's watcher does that for a folder copied in or deleted): a new
         directory the walk would enter is walked, and a deleted one drops what was under it. A changed
-        .gitignore or exclude file re-walks everything."""
+        .gitignore, .kimiignore or exclude file re-walks everything."""
         state = self._state
         names = {os.path.basename(e.path) for e in batch}
-        if any(_EXCLUDE_FILE in e.path for e in batch) or ".gitignore" in names:
+        if any(_EXCLUDE_FILE in e.path for e in batch) or not names.isdisjoint(IGNORE_FILES):
             await self._builder.rewalk()
             return
         found = [(os.path.abspath(e.path), e.kind, _stat_of(e.path)) for e in batch]

@@ -12,6 +12,7 @@ answers.py, tracker.py); it must not hold indexing, query or tracking logic of i
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -155,6 +156,15 @@ class WorkspaceIndex:
     def references(self, uri: str, name: str | None = None) -> tuple[tuple[str, Span], ...]:
         """Identifier references in an open document (all, or those spelled `name`)."""
         return self._queries.references(uri, name)
+
+    def excluded(self, path: str) -> bool:
+        """Is the file at `path` (or, through symlinks, the file it is) kept from the index and from the model by
+        the ignore rules of the root that holds it? False outside every root."""
+        for candidate in {os.path.abspath(path), os.path.realpath(path)}:
+            rules = self._state.rules_for(candidate)
+            if rules is not None and rules.excludes(candidate):
+                return True
+        return False
 
     def stats(self) -> dict[str, object]:
         """For status displays: {"ready", "files", "symbols" (approximate between compactions), "openDocuments"}."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kimi_engine.launch import EngineProcess
 
 STARTUP_TIMEOUT_S = 600
-STOP_GRACE_S = 3.0  # SIGTERM, then SIGKILL after this long: every process gone well within 5 s
+STOP_GRACE_S = 1.0  # SIGTERM, then SIGKILL after this long (SGLang needs longer to exit by itself)
 
 
 class EmbeddedError(RuntimeError):

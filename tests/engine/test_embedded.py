@@ -93,3 +93,26 @@ async def test_a_killed_server_takes_its_engine_with_it() -> None:
         assert _wait_gone(engine) == []
     finally:
         await client.stop()
+
+
+async def test_a_quit_that_sends_exit_without_waiting_for_shutdown_is_clean(tmp_path: Any) -> None:
+    """Neovim's quit: shutdown and exit back to back. No traceback or error in the log; nothing left behind."""
+    log = tmp_path / "server.log"
+    client = Client()
+    await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", "embedded", "--log-file", str(log))
+    await client.initialize_async(lsp.InitializeParams(capabilities=lsp.ClientCapabilities(),
+                                                       initialization_options={"debounceMs": 0}))
+    client.initialized(lsp.InitializedParams())
+    server = psutil.Process(client._server.pid)  # type: ignore[union-attr]
+    try:
+        await _wait_ready(client)
+        engine = server.children(recursive=True)
+        shutdown = asyncio.ensure_future(client.shutdown_async(None))
+        await asyncio.sleep(0)  # the request is written before exit
+        client.exit(None)
+        await asyncio.wait([shutdown], timeout=10)
+    finally:
+        await client.stop()
+    assert _wait_gone([server, *engine]) == []
+    text = log.read_text()
+    assert "Traceback" not in text and "CancelledError" not in text and " ERROR " not in text, text

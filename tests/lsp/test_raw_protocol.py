@@ -153,3 +153,21 @@ def test_a_killed_server_takes_its_index_workers_and_frees_the_client_pipes(tmp_
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def test_exit_right_after_shutdown_logs_no_traceback(tmp_path: Path) -> None:
+    """Neovim sends exit without waiting for the answer to shutdown: a normal quit, not an error."""
+    for n in range(300):
+        (tmp_path / f"m{n}.py").write_text(f"def f{n}(a):\n    return a\n")
+    log = tmp_path / "server.log"
+    server = RawServer(stderr=log.open("wb").fileno())
+    try:
+        server.initialize(tmp_path)
+        server.send(_open((tmp_path / "m1.py").as_uri(), "def f1(a):\n    return a\n"))
+        server.send({"id": 2, "method": "shutdown"})
+        server.send({"method": "exit"})
+        assert server.process.wait(timeout=60) in (0, 1)
+    finally:
+        server.close()
+    text = log.read_text()
+    assert "Traceback" not in text and "CancelledError" not in text and " ERROR " not in text, text

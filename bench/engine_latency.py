@@ -22,9 +22,21 @@ from pygls.lsp.client import LanguageClient
 WORKSPACE = Path(__file__).resolve().parents[1] / "kimi_lsp" / "demo" / "workspace"
 # (file, the line to cut the file at, what gets typed there)
 REPLAY = (
-    ("shop/money.py", "    def __str__", "    def minus(self, other: Money) -> Money:\n        return Money(self.cents - other.cents)\n\n"),
-    ("shop/cart.py", None, "    def total(self) -> Money:\n        result = ZERO\n        for line in self.lines:\n            result = result + line.total()\n        return result\n"),
-    ("shop/__init__.py", None, "\nfrom .cart import Cart, Line\nfrom .money import ZERO, Money\n\n__all__ = [\"Cart\", \"Line\", \"Money\", \"ZERO\"]\n"),
+    (
+        "shop/money.py",
+        "    def __str__",
+        "    def minus(self, other: Money) -> Money:\n        return Money(self.cents - other.cents)\n\n",
+    ),
+    (
+        "shop/cart.py",
+        None,
+        "    def total(self) -> Money:\n        result = ZERO\n        for line in self.lines:\n            result = result + line.total()\n        return result\n",
+    ),
+    (
+        "shop/__init__.py",
+        None,
+        '\nfrom .cart import Cart, Line\nfrom .money import ZERO, Money\n\n__all__ = ["Cart", "Line", "Money", "ZERO"]\n',
+    ),
 )
 
 
@@ -38,20 +50,30 @@ async def replay(client: LanguageClient, root: Path) -> tuple[list[float], list[
         if cut is not None:
             text = text[: text.index(cut)]
         uri, version = path.as_uri(), 1
-        client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-            lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+        client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+            )
+        )
         line, column = text.count("\n"), len(text.rsplit("\n", 1)[-1])
         for ch in typed:
             version += 1
             at = lsp.Position(line=line, character=column)
-            client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-                text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                content_changes=[lsp.TextDocumentContentChangePartial(range=lsp.Range(start=at, end=at), text=ch)]))
+            client.text_document_did_change(
+                lsp.DidChangeTextDocumentParams(
+                    text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[lsp.TextDocumentContentChangePartial(range=lsp.Range(start=at, end=at), text=ch)],
+                )
+            )
             line, column = (line + 1, 0) if ch == "\n" else (line, column + 1)
             started = time.perf_counter()
-            await client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-                text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column),
-                context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic)))
+            await client.text_document_inline_completion_async(
+                lsp.InlineCompletionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri),
+                    position=lsp.Position(line=line, character=column),
+                    context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
+                )
+            )
             latencies.append((time.perf_counter() - started) * 1000)
             status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
             if status["cacheRatio"] is not None:
@@ -66,9 +88,13 @@ async def main(engine: str, max_tokens: int) -> None:
         shutil.copytree(WORKSPACE, root)
         client = LanguageClient("bench", "0")
         await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", engine)
-        await client.initialize_async(lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(), root_uri=root.as_uri(),
-            initialization_options={"debounceMs": 0, "model": {"maxTokens": max_tokens}}))
+        await client.initialize_async(
+            lsp.InitializeParams(
+                capabilities=lsp.ClientCapabilities(),
+                root_uri=root.as_uri(),
+                initialization_options={"debounceMs": 0, "model": {"maxTokens": max_tokens}},
+            )
+        )
         client.initialized(lsp.InitializedParams())
         started = time.monotonic()
         while True:

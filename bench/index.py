@@ -55,11 +55,12 @@ def generate_repo(root: Path, num_files: int) -> None:
             (d / "__init__.py").write_text(f'"""Package {pkg}."""\n')
         (d / f"mod{mod}.py").write_text(
             f'"""Module {pkg}.{mod}."""\nimport os\nfrom pkg{pkg} import mod{max(mod - 1, 0)}\n\n'
-            f"CONSTANT_{mod} = {i}\n\n\nclass Widget{mod}:\n    \"\"\"A widget.\"\"\"\n\n"
+            f'CONSTANT_{mod} = {i}\n\n\nclass Widget{mod}:\n    """A widget."""\n\n'
             f"    def __init__(self, value):\n        self.value = value\n\n"
             f"    def compute_{mod}(self, x):\n        return x + self.value\n\n\n"
             f"def helper_{pkg}_{mod}(a, b):\n    return a * b\n\n\n"
-            f"def other_{mod}():\n    return helper_{pkg}_{mod}(1, 2)\n")
+            f"def other_{mod}():\n    return helper_{pkg}_{mod}(1, 2)\n"
+        )
 
 
 def files_of(root: str, exclude: tuple[str, ...]) -> list[str]:
@@ -128,7 +129,7 @@ def one_core_costs(files: list[str]) -> Costs:
     raw_wall = raw_cpu = native_wall = query_wall = job_cpu = 0.0
     num_bytes = 0
     for i in range(0, len(files), 64):
-        chunk = files[i:i + 64]
+        chunk = files[i : i + 64]
         wall, cpu = time.perf_counter(), time.process_time()
         num_bytes += read_and_parse(chunk)
         raw_wall += time.perf_counter() - wall
@@ -149,8 +150,9 @@ def one_core_costs(files: list[str]) -> Costs:
 QUERIES = ("", "a", "get", "parse", "widget", "wdgt", "compute_1", "init", "xyzzy", "read_file_contents")
 
 
-async def index_once(root: str, cache: str, exclude: tuple[str, ...], workers: int) -> tuple[float, float, int, int,
-                                                                                                dict[str, list[float]]]:
+async def index_once(
+    root: str, cache: str, exclude: tuple[str, ...], workers: int
+) -> tuple[float, float, int, int, dict[str, list[float]]]:
     """(wall seconds, CPU seconds of this process, files, symbols, workspace/symbol latencies in ms per encoding:
     the LSP handler, up to the server's limit of results, converted for clients of that position encoding)."""
     from types import SimpleNamespace
@@ -212,8 +214,12 @@ def memory_probe(root: str, cache: str, exclude: tuple[str, ...]) -> dict[str, f
         "asyncio.run(main())\n"
     )
     repo = str(Path(__file__).resolve().parent.parent)
-    out = subprocess.run([sys.executable, "-c", code, repo, root, cache, json.dumps(list(exclude))],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, repo, root, cache, json.dumps(list(exclude))],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -245,32 +251,52 @@ def run_corpus(name: str, root: str, exclude: tuple[str, ...], workers: int, tmp
     budget = 4096 * mem["files"] + 64 * mem["symbols"]
     print(f"\n{name}: {n:,} files, {raw_bytes / 1e6:.1f} MB, {symbols:,} symbols")
     print(f"  raw read+parse, 1 core     {raw_fps:10,.0f} files/s  ({raw_bytes / 1e6 / raw_s:.1f} MB/s)")
-    print(f"  raw read+parse, {workers} processes{parallel_fps:10,.0f} files/s  ({parallel_fps / raw_fps:.2f} x one core)")
+    print(
+        f"  raw read+parse, {workers} processes{parallel_fps:10,.0f} files/s  ({parallel_fps / raw_fps:.2f} x one core)"
+    )
     if native_s:
         native_fps = len(files) / native_s
-        print(f"  raw, the indexer's parser  {native_fps:10,.0f} files/s  ({native_fps / raw_fps:.2f} x the binding's: "
-              f"the same runtime, built with a profile)")
-        print(f"  raw + query, that parser   {len(files) / query_s:10,.0f} files/s  (a cold index on these queries: at most "
-              f"{raw_s / query_s:.2f} x (2 x raw), before walking, hashing, storing)")
-    print(f"  cold index, {workers} workers     {cold_fps:10,.0f} files/s  = {statistics.median(ratios):.2f} x "
-          f"({workers} x raw)   target >= 0.80;  {cold_fps / parallel_fps:.2f} x raw on {workers} processes")
-    print(f"    (median of {rounds} rounds, each against the raw rate measured just before it: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+        print(
+            f"  raw, the indexer's parser  {native_fps:10,.0f} files/s  ({native_fps / raw_fps:.2f} x the binding's: "
+            f"the same runtime, built with a profile)"
+        )
+        print(
+            f"  raw + query, that parser   {len(files) / query_s:10,.0f} files/s  (a cold index on these queries: at most "
+            f"{raw_s / query_s:.2f} x (2 x raw), before walking, hashing, storing)"
+        )
+    print(
+        f"  cold index, {workers} workers     {cold_fps:10,.0f} files/s  = {statistics.median(ratios):.2f} x "
+        f"({workers} x raw)   target >= 0.80;  {cold_fps / parallel_fps:.2f} x raw on {workers} processes"
+    )
+    print(
+        f"    (median of {rounds} rounds, each against the raw rate measured just before it: "
+        f"{', '.join(f'{r:.2f}' for r in ratios)})"
+    )
     if native_s:
-        print(f"                                              = {cold_fps / (native_fps * workers):.2f} x ({workers} x raw "
-              f"with the indexer's parser)")
-    print(f"  CPU per file: raw {raw_cpu / n * 1e3:.3f} ms, index job {job_cpu / n * 1e3:.3f} ms + merge on the loop "
-          f"{loop_cpu / n * 1e3:.3f} ms -> CPU-bound cold = {raw_cpu / (job_cpu + loop_cpu):.2f} x ({workers} x raw)")
+        print(
+            f"                                              = {cold_fps / (native_fps * workers):.2f} x ({workers} x raw "
+            f"with the indexer's parser)"
+        )
+    print(
+        f"  CPU per file: raw {raw_cpu / n * 1e3:.3f} ms, index job {job_cpu / n * 1e3:.3f} ms + merge on the loop "
+        f"{loop_cpu / n * 1e3:.3f} ms -> CPU-bound cold = {raw_cpu / (job_cpu + loop_cpu):.2f} x ({workers} x raw)"
+    )
     print(f"  warm start                 {warm_fps:10,.0f} files/s  target >= 20,000")
     if during:
-        print(f"  workspace/symbol during a cold index: median {statistics.median(during):.1f} ms, max {max(during):.1f} ms "
-              f"over {len(during)} queries, one every 50 ms")
+        print(
+            f"  workspace/symbol during a cold index: median {statistics.median(during):.1f} ms, max {max(during):.1f} ms "
+            f"over {len(during)} queries, one every 50 ms"
+        )
     for encoding, times in latencies.items():
-        print(f"  workspace/symbol, {encoding} client: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
-              f"over {len(times)} queries (the handler, up to {WORKSPACE_SYMBOL_LIMIT} results)")
-    print(f"  RSS after warm start       {mem['rss'] / 1e6:10.1f} MB = {mem['rss'] / mem['files']:,.0f} B/file or "
-          f"{mem['rss'] / max(mem['symbols'], 1):,.0f} B/symbol; budget 4 KB/file + 64 B/symbol = "
-          f"{budget / 1e6:.1f} MB ({mem['rss'] / budget:.2f} of it)")
+        print(
+            f"  workspace/symbol, {encoding} client: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
+            f"over {len(times)} queries (the handler, up to {WORKSPACE_SYMBOL_LIMIT} results)"
+        )
+    print(
+        f"  RSS after warm start       {mem['rss'] / 1e6:10.1f} MB = {mem['rss'] / mem['files']:,.0f} B/file or "
+        f"{mem['rss'] / max(mem['symbols'], 1):,.0f} B/symbol; budget 4 KB/file + 64 B/symbol = "
+        f"{budget / 1e6:.1f} MB ({mem['rss'] / budget:.2f} of it)"
+    )
 
 
 def ten_thousand_lines(lines: int) -> str:
@@ -304,7 +330,7 @@ def incremental(lines: int, edits: int) -> None:
             line_texts[line] = line_texts[line][:col] + "x" + line_texts[line][col:]
         else:
             change = ContentChange("", Range(Pos(line, col), Pos(line, col + 1)))
-            line_texts[line] = line_texts[line][:col] + line_texts[line][col + 1:]
+            line_texts[line] = line_texts[line][:col] + line_texts[line][col + 1 :]
         new_text = "\n".join(line_texts)
         start = time.perf_counter()
         docs.change(uri, new_text, [change], k + 1)
@@ -313,11 +339,15 @@ def incremental(lines: int, edits: int) -> None:
     outline = docs.outline(uri)
     outline_ms = (time.perf_counter() - start) * 1000
     q = statistics.quantiles(timings, n=100)
-    print(f"\nincremental reparse, 1-character edit in a {text.count(chr(10)):,}-line file ({len(text) / 1e3:.0f} KB, "
-          f"standard-library code), {edits} edits")
+    print(
+        f"\nincremental reparse, 1-character edit in a {text.count(chr(10)):,}-line file ({len(text) / 1e3:.0f} KB, "
+        f"standard-library code), {edits} edits"
+    )
     print(f"  p50 {q[49]:.2f} ms   p95 {q[94]:.2f} ms   max {max(timings):.2f} ms   target p95 <= 8 ms")
-    print(f"  (outline of that file, on demand: {outline_ms:.1f} ms, {len(outline.definitions) if outline else 0:,} "
-          f"definitions)")
+    print(
+        f"  (outline of that file, on demand: {outline_ms:.1f} ms, {len(outline.definitions) if outline else 0:,} "
+        f"definitions)"
+    )
 
 
 def main() -> None:

@@ -26,19 +26,23 @@ DOCUMENT = "import os\n\n\ndef add(a, b):\n    \n\n\nclass Shape:\n    def area(
 async def start(command: list[str], init_options: dict[str, object]) -> tuple[LanguageClient, str]:
     client = LanguageClient("bench", "0")
     await client.start_io(*command)
-    await client.initialize_async(lsp.InitializeParams(capabilities=lsp.ClientCapabilities(),
-                                                       initialization_options=init_options))
+    await client.initialize_async(
+        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options=init_options)
+    )
     client.initialized(lsp.InitializedParams())
     uri = "file:///bench/add.py"
-    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-        lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=DOCUMENT)))
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=DOCUMENT))
+    )
     return client, uri
 
 
 async def round_trips(client: LanguageClient, uri: str, count: int) -> list[float]:
     params = lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=4, character=4),
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic))
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=lsp.Position(line=4, character=4),
+        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
+    )
     samples = []
     for _ in range(count):
         started = time.perf_counter()
@@ -59,7 +63,7 @@ async def main(requests: int, rounds: int) -> None:
         kimi = await start([sys.executable, "-m", "kimi_lsp", "--engine", f"scripted:{script}"], {"debounceMs": 0})
         bare = await start([sys.executable, str(HERE / "bare_server.py")], {})
         results: dict[str, list[float]] = {"kimi-lsp": [], "bare pygls": []}
-        for name, (client, uri) in (("kimi-lsp", kimi), ("bare pygls", bare)):
+        for _name, (client, uri) in (("kimi-lsp", kimi), ("bare pygls", bare)):
             await round_trips(client, uri, 50)  # warm-up
         per_round = max(1, requests // rounds)
         for _ in range(rounds):
@@ -72,7 +76,9 @@ async def main(requests: int, rounds: int) -> None:
     print(f"inlineCompletion round trip over stdio, {per_round * rounds} requests each after 50 warm-up")
     print(f"{'server':<12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for name, samples in results.items():
-        print(f"{name:<12} {percentile(samples, 50):8.2f} {percentile(samples, 95):8.2f} {percentile(samples, 99):8.2f}")
+        print(
+            f"{name:<12} {percentile(samples, 50):8.2f} {percentile(samples, 95):8.2f} {percentile(samples, 99):8.2f}"
+        )
     ratio = percentile(results["kimi-lsp"], 50) / percentile(results["bare pygls"], 50)
     print(f"overhead over the bare floor at p50: {ratio:.2f}x")
 

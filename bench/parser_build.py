@@ -43,7 +43,7 @@ def main() -> None:
         binding = ours = 0.0
         for _ in range(args.rounds):
             for i in range(0, len(items), 16):
-                chunk = items[i:i + 16]
+                chunk = items[i : i + 16]
                 start = time.process_time()
                 for spec, data in chunk:
                     extract.parse(spec, data)

@@ -72,8 +72,10 @@ async def main() -> None:
         after_close.append((await one_round(vanish=True))[1])
     print(f"shutdown answered in (ms): median {statistics.median(answers):.1f}, max {max(answers):.1f}")
     print(f"all processes gone after exit (s): median {statistics.median(after_exit):.2f}, max {max(after_exit):.2f}")
-    print(f"all processes gone after the pipe closed (s): median {statistics.median(after_close):.2f}, "
-          f"max {max(after_close):.2f}")
+    print(
+        f"all processes gone after the pipe closed (s): median {statistics.median(after_close):.2f}, "
+        f"max {max(after_close):.2f}"
+    )
 
 
 if __name__ == "__main__":

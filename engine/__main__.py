@@ -4,6 +4,7 @@
 
 Runs in the foreground until SIGINT/SIGTERM, then stops the whole engine process group.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,11 @@ _DEFAULTS = EngineConfig()
 
 def parse_args(argv: Sequence[str] | None = None) -> EngineConfig:
     profiles = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
-    p = argparse.ArgumentParser(prog="python -m kimi_engine", description=__doc__.splitlines()[0],
-                                epilog=f"profiles - {profiles}. Arguments after `--` go to SGLang verbatim.")
+    p = argparse.ArgumentParser(
+        prog="python -m kimi_engine",
+        description=__doc__.splitlines()[0],
+        epilog=f"profiles - {profiles}. Arguments after `--` go to SGLang verbatim.",
+    )
     p.add_argument("--profile", default=_DEFAULTS.profile, choices=sorted(PROFILES))
     p.add_argument("--host", default=_DEFAULTS.host)
     p.add_argument("--port", type=int, default=_DEFAULTS.port)

@@ -6,6 +6,7 @@ wait for /health, stop the whole group, clean its /dev/shm files) and `free_port
 pure; only EngineProcess touches processes. Must not import sglang or torch (the server does, in its own
 process), so kimi_lsp and tests can import this module cheaply.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,15 +63,36 @@ class EngineError(RuntimeError):
 def _common_flags(cfg: EngineConfig) -> list[str]:
     """Always on: radix cache (SGLang's default; never --disable-radix-cache), prefix-aware scheduling,
     cache report, metrics, and an explicit host (127.0.0.1 unless told otherwise)."""
-    return ["--schedule-policy", "lpm", "--enable-cache-report", "--enable-metrics",
-            "--constrained-json-disable-any-whitespace", "--host", cfg.host, "--port", str(cfg.port)]
+    return [
+        "--schedule-policy",
+        "lpm",
+        "--enable-cache-report",
+        "--enable-metrics",
+        "--constrained-json-disable-any-whitespace",
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+    ]
 
 
 def _cpu_tiny(cfg: EngineConfig) -> list[str]:
-    return ["--device", "cpu", "--attention-backend", "torch_native",
-            "--cuda-graph-backend-decode", "disabled", "--cuda-graph-backend-prefill", "disabled",
-            "--max-total-tokens", "8192", "--sleep-on-idle", "--skip-server-warmup",
-            "--served-model-name", "kimi-tiny"]
+    return [
+        "--device",
+        "cpu",
+        "--attention-backend",
+        "torch_native",
+        "--cuda-graph-backend-decode",
+        "disabled",
+        "--cuda-graph-backend-prefill",
+        "disabled",
+        "--max-total-tokens",
+        "8192",
+        "--sleep-on-idle",
+        "--skip-server-warmup",
+        "--served-model-name",
+        "kimi-tiny",
+    ]
 
 
 def _gpu_small(cfg: EngineConfig) -> list[str]:
@@ -84,27 +106,61 @@ def _require_dist(cfg: EngineConfig) -> str:
 
 
 def _kimi_k2(cfg: EngineConfig) -> list[str]:
-    return ["--tp-size", "16", "--dist-init-addr", _require_dist(cfg), "--nnodes", "2",
-            "--node-rank", str(cfg.node_rank), "--trust-remote-code", "--tool-call-parser", "kimi_k2"]
+    return [
+        "--tp-size",
+        "16",
+        "--dist-init-addr",
+        _require_dist(cfg),
+        "--nnodes",
+        "2",
+        "--node-rank",
+        str(cfg.node_rank),
+        "--trust-remote-code",
+        "--tool-call-parser",
+        "kimi_k2",
+    ]
 
 
 def _kimi_k2_dp_ep(cfg: EngineConfig) -> list[str]:
-    return _kimi_k2(cfg) + ["--dp-size", "16", "--enable-dp-attention", "--ep-size", "16",
-                            "--moe-a2a-backend", "deepep", "--deepep-mode", "auto",
-                            "--enable-eplb", "--ep-num-redundant-experts", "32"]
+    return [
+        *_kimi_k2(cfg),
+        "--dp-size",
+        "16",
+        "--enable-dp-attention",
+        "--ep-size",
+        "16",
+        "--moe-a2a-backend",
+        "deepep",
+        "--deepep-mode",
+        "auto",
+        "--enable-eplb",
+        "--ep-num-redundant-experts",
+        "32",
+    ]
 
 
 _OFFLINE = {"HF_HUB_OFFLINE": "1"}
-PROFILES: dict[str, Profile] = {p.name: p for p in (
-    Profile("cpu-tiny", "the tiny MoE model on the CPU (tests, demo)", str(TINY_MODEL_DIR), _cpu_tiny,
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "cpu-tiny",
+            "the tiny MoE model on the CPU (tests, demo)",
+            str(TINY_MODEL_DIR),
+            _cpu_tiny,
             env={**_OFFLINE, "SGLANG_USE_CPU_ENGINE": "1", "SGLANG_NATIVE_MOVE_KV_CACHE": "1"},
-            pythonpath=(str(CPU_KERNEL_DIR),)),
-    Profile("gpu-small", "one GPU, any local MoE checkpoint (--model-path)", None, _gpu_small, env=_OFFLINE),
-    Profile("kimi-k2", "Kimi K2, 2 nodes x 8 H200, tensor parallel 16", "moonshotai/Kimi-K2-Instruct",
-            _kimi_k2),
-    Profile("kimi-k2-dp-ep", "Kimi K2, 2 nodes x 8 H200, DP attention + DeepEP all-to-all + EPLB",
-            "moonshotai/Kimi-K2-Instruct", _kimi_k2_dp_ep),
-)}
+            pythonpath=(str(CPU_KERNEL_DIR),),
+        ),
+        Profile("gpu-small", "one GPU, any local MoE checkpoint (--model-path)", None, _gpu_small, env=_OFFLINE),
+        Profile("kimi-k2", "Kimi K2, 2 nodes x 8 H200, tensor parallel 16", "moonshotai/Kimi-K2-Instruct", _kimi_k2),
+        Profile(
+            "kimi-k2-dp-ep",
+            "Kimi K2, 2 nodes x 8 H200, DP attention + DeepEP all-to-all + EPLB",
+            "moonshotai/Kimi-K2-Instruct",
+            _kimi_k2_dp_ep,
+        ),
+    )
+}
 
 
 def get_profile(name: str) -> Profile:
@@ -120,8 +176,16 @@ def build_command(cfg: EngineConfig) -> list[str]:
     model = cfg.model_path or profile.default_model
     if not model:
         raise EngineError(f"profile {cfg.profile} needs --model-path (a local checkpoint directory)")
-    return [cfg.python, "-m", "sglang.launch_server", "--model-path", model,
-            *profile.flags(cfg), *_common_flags(cfg), *cfg.extra_args]
+    return [
+        cfg.python,
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        model,
+        *profile.flags(cfg),
+        *_common_flags(cfg),
+        *cfg.extra_args,
+    ]
 
 
 def build_env(cfg: EngineConfig, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -160,8 +224,11 @@ class EngineProcess:
         self.config = config
         self.die_with_parent = die_with_parent
         self.command = build_command(config)
-        self.log_path = Path(config.log_file) if config.log_file else Path(
-            tempfile.mkstemp(prefix="kimi-engine-", suffix=".log")[1])
+        self.log_path = (
+            Path(config.log_file)
+            if config.log_file
+            else Path(tempfile.mkstemp(prefix="kimi-engine-", suffix=".log")[1])
+        )
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._shm_before: set[Path] = set()
@@ -184,9 +251,15 @@ class EngineProcess:
             raise EngineError("engine already started")
         self._shm_before = _shm_files()
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(self.command, env=build_env(self.config), stdin=subprocess.DEVNULL,
-                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=_die_with_parent if self.die_with_parent else None)
+        self._proc = subprocess.Popen(
+            self.command,
+            env=build_env(self.config),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )
 
     def health(self, timeout: float = 2.0) -> bool:
         try:
@@ -203,8 +276,10 @@ class EngineProcess:
         t0 = time.monotonic()
         while time.monotonic() - t0 < limit:
             if self._proc.poll() is not None:
-                raise EngineError(f"engine exited with code {self._proc.returncode} before it was ready; "
-                                  f"see {self.log_path}\n{self.log_tail()}")
+                raise EngineError(
+                    f"engine exited with code {self._proc.returncode} before it was ready; "
+                    f"see {self.log_path}\n{self.log_tail()}"
+                )
             if self.health():
                 return time.monotonic() - t0
             time.sleep(0.5)

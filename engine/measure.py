@@ -4,6 +4,7 @@
 
 Prints one JSON object. A benchmark, not a test: it asserts nothing about timing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,11 @@ from typing import Any
 
 from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 
-FIM_PROMPT = ("<|fim_prefix|>def mean(values):\n    \"\"\"Return the arithmetic mean of values.\"\"\"\n"
-              "    total = 0\n    for v in values:\n        total += v\n<|fim_suffix|>\n\n\n"
-              "def median(values):\n    ordered = sorted(values)\n<|fim_middle|>")
+FIM_PROMPT = (
+    '<|fim_prefix|>def mean(values):\n    """Return the arithmetic mean of values."""\n'
+    "    total = 0\n    for v in values:\n        total += v\n<|fim_suffix|>\n\n\n"
+    "def median(values):\n    ordered = sorted(values)\n<|fim_middle|>"
+)
 
 
 def generate(base_url: str, text: str, **params: Any) -> dict[str, Any]:
@@ -51,8 +54,11 @@ def prefix_cache(base_url: str) -> dict[str, Any]:
     for name, tail in (("cold", "def alpha("), ("warm", "def beta(")):
         t0 = time.perf_counter()
         meta = generate(base_url, shared + tail, max_new_tokens=16)["meta_info"]
-        out[name] = {"prompt_tokens": meta["prompt_tokens"], "cached_tokens": meta["cached_tokens"],
-                     "seconds": round(time.perf_counter() - t0, 3)}
+        out[name] = {
+            "prompt_tokens": meta["prompt_tokens"],
+            "cached_tokens": meta["cached_tokens"],
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
     return out
 
 

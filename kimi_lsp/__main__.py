@@ -28,12 +28,17 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kimi-lsp", description="An AI language server for self-hosted MoE code models.")
+    parser = argparse.ArgumentParser(
+        prog="kimi-lsp", description="An AI language server for self-hosted MoE code models."
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
     mode.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="listen for one client on a TCP port")
-    parser.add_argument("--engine", metavar="URL|embedded|none|scripted:PATH",
-                        help="model engine; default: the engine.url setting, else the embedded CPU engine")
+    parser.add_argument(
+        "--engine",
+        metavar="URL|embedded|none|scripted:PATH",
+        help="model engine; default: the engine.url setting, else the embedded CPU engine",
+    )
     parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--version", action="version", version=f"kimi-lsp {__version__}")
@@ -79,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     protocol_in, protocol_out, log_stream = take_stdio() if not args.tcp else (None, None, sys.stderr)
     faulthandler.enable(log_stream.buffer.fileno())  # a crash in native code leaves its stacks in the log
-    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(log_stream)
+    handler: logging.Handler = (
+        logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(log_stream)
+    )
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)
         logging.getLogger("pygls").setLevel(logging.ERROR)

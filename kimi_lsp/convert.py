@@ -20,22 +20,40 @@ SOURCE = "kimi-lsp"
 Recode = Callable[[int, int], int]  # (line, UTF-16 column) -> column in the client's encoding
 
 SYMBOL_KINDS: dict[str, lsp.SymbolKind] = {
-    "module": lsp.SymbolKind.Module, "namespace": lsp.SymbolKind.Namespace, "class": lsp.SymbolKind.Class,
-    "interface": lsp.SymbolKind.Interface, "struct": lsp.SymbolKind.Struct, "enum": lsp.SymbolKind.Enum,
-    "trait": lsp.SymbolKind.Interface, "impl": lsp.SymbolKind.Object, "type": lsp.SymbolKind.TypeParameter,
-    "function": lsp.SymbolKind.Function, "method": lsp.SymbolKind.Method,
-    "constructor": lsp.SymbolKind.Constructor, "field": lsp.SymbolKind.Field, "variable": lsp.SymbolKind.Variable,
-    "constant": lsp.SymbolKind.Constant, "macro": lsp.SymbolKind.Function,
+    "module": lsp.SymbolKind.Module,
+    "namespace": lsp.SymbolKind.Namespace,
+    "class": lsp.SymbolKind.Class,
+    "interface": lsp.SymbolKind.Interface,
+    "struct": lsp.SymbolKind.Struct,
+    "enum": lsp.SymbolKind.Enum,
+    "trait": lsp.SymbolKind.Interface,
+    "impl": lsp.SymbolKind.Object,
+    "type": lsp.SymbolKind.TypeParameter,
+    "function": lsp.SymbolKind.Function,
+    "method": lsp.SymbolKind.Method,
+    "constructor": lsp.SymbolKind.Constructor,
+    "field": lsp.SymbolKind.Field,
+    "variable": lsp.SymbolKind.Variable,
+    "constant": lsp.SymbolKind.Constant,
+    "macro": lsp.SymbolKind.Function,
 }
 COMPLETION_KINDS: dict[str, lsp.CompletionItemKind] = {
-    "module": lsp.CompletionItemKind.Module, "namespace": lsp.CompletionItemKind.Module,
-    "class": lsp.CompletionItemKind.Class, "interface": lsp.CompletionItemKind.Interface,
-    "struct": lsp.CompletionItemKind.Struct, "enum": lsp.CompletionItemKind.Enum,
-    "trait": lsp.CompletionItemKind.Interface, "impl": lsp.CompletionItemKind.Class,
-    "type": lsp.CompletionItemKind.Class, "function": lsp.CompletionItemKind.Function,
-    "method": lsp.CompletionItemKind.Method, "constructor": lsp.CompletionItemKind.Constructor,
-    "field": lsp.CompletionItemKind.Field, "variable": lsp.CompletionItemKind.Variable,
-    "constant": lsp.CompletionItemKind.Constant, "macro": lsp.CompletionItemKind.Function,
+    "module": lsp.CompletionItemKind.Module,
+    "namespace": lsp.CompletionItemKind.Module,
+    "class": lsp.CompletionItemKind.Class,
+    "interface": lsp.CompletionItemKind.Interface,
+    "struct": lsp.CompletionItemKind.Struct,
+    "enum": lsp.CompletionItemKind.Enum,
+    "trait": lsp.CompletionItemKind.Interface,
+    "impl": lsp.CompletionItemKind.Class,
+    "type": lsp.CompletionItemKind.Class,
+    "function": lsp.CompletionItemKind.Function,
+    "method": lsp.CompletionItemKind.Method,
+    "constructor": lsp.CompletionItemKind.Constructor,
+    "field": lsp.CompletionItemKind.Field,
+    "variable": lsp.CompletionItemKind.Variable,
+    "constant": lsp.CompletionItemKind.Constant,
+    "macro": lsp.CompletionItemKind.Function,
 }
 
 
@@ -122,17 +140,24 @@ def recoder(source: bytes, encoding: str) -> Recode:
 
 
 def lsp_range(span: Span, recode: Recode = _same) -> lsp.Range:
-    return lsp.Range(start=lsp.Position(line=span.start_line, character=recode(span.start_line, span.start_col)),
-                     end=lsp.Position(line=span.end_line, character=recode(span.end_line, span.end_col)))
+    return lsp.Range(
+        start=lsp.Position(line=span.start_line, character=recode(span.start_line, span.start_col)),
+        end=lsp.Position(line=span.end_line, character=recode(span.end_line, span.end_col)),
+    )
 
 
 def document_symbol_tree(definitions: Sequence[Definition], recode: Recode = _same) -> list[lsp.DocumentSymbol]:
     """The outline as nested DocumentSymbols (children under their parent definition)."""
     children: list[list[lsp.DocumentSymbol]] = [[] for _ in definitions]
     symbols = [
-        lsp.DocumentSymbol(name=d.name, kind=SYMBOL_KINDS.get(d.kind, lsp.SymbolKind.Variable),
-                           range=lsp_range(d.span, recode), selection_range=lsp_range(d.name_span, recode),
-                           detail=d.signature or None, children=kids)
+        lsp.DocumentSymbol(
+            name=d.name,
+            kind=SYMBOL_KINDS.get(d.kind, lsp.SymbolKind.Variable),
+            range=lsp_range(d.span, recode),
+            selection_range=lsp_range(d.name_span, recode),
+            detail=d.signature or None,
+            children=kids,
+        )
         for d, kids in zip(definitions, children)
     ]
     roots: list[lsp.DocumentSymbol] = []
@@ -147,8 +172,10 @@ def workspace_symbol(location: SymbolLocation, recode: Recode = _same) -> lsp.Wo
     end = lsp.Position(line=location.line, character=recode(location.line, end_col))
     uri, name = uri_and_name(location.path)
     return lsp.WorkspaceSymbol(
-        name=location.name, kind=SYMBOL_KINDS.get(location.kind, lsp.SymbolKind.Variable),
-        location=lsp.Location(uri=uri, range=lsp.Range(start=start, end=end)), container_name=name,
+        name=location.name,
+        kind=SYMBOL_KINDS.get(location.kind, lsp.SymbolKind.Variable),
+        location=lsp.Location(uri=uri, range=lsp.Range(start=start, end=end)),
+        container_name=name,
     )
 
 
@@ -161,5 +188,10 @@ def uri_and_name(path: str) -> tuple[str, str]:
 
 def member_item(definition: Definition) -> lsp.CompletionItem:
     doc = lsp.MarkupContent(kind=lsp.MarkupKind.PlainText, value=definition.doc) if definition.doc else None
-    return lsp.CompletionItem(label=definition.name, kind=COMPLETION_KINDS.get(definition.kind),
-                              detail=definition.signature or None, documentation=doc, sort_text="1" + definition.name)
+    return lsp.CompletionItem(
+        label=definition.name,
+        kind=COMPLETION_KINDS.get(definition.kind),
+        detail=definition.signature or None,
+        documentation=doc,
+        sort_text="1" + definition.name,
+    )

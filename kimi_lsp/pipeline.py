@@ -48,8 +48,16 @@ class Pipeline:
         """The document closed: drop what was cached for it."""
         self._snippets.pop(uri, None)
 
-    async def suggest(self, snapshot: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None, *,
-                      key: str, single_line: bool, max_tokens: int | None = None) -> str | None:
+    async def suggest(
+        self,
+        snapshot: DocumentSnapshot,
+        settings: Settings,
+        index: WorkspaceIndex | None,
+        *,
+        key: str,
+        single_line: bool,
+        max_tokens: int | None = None,
+    ) -> str | None:
         """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
         template = template_for(settings.model.profile)
         prompt = self._prompt(snapshot, template, index)
@@ -63,8 +71,9 @@ class Pipeline:
             template.stop + (("\n",) if single_line and "\n" not in tail else ()),
         )
         body_end = partial(_body_end, prompt.prefix.rsplit("\n", 1)[-1], single_line)
-        result = await self._generate(key, prompt, sampling, settings.debounce_ms / 1000,
-                                      partial(healing.stop_at, tail=tail, body_end=body_end))
+        result = await self._generate(
+            key, prompt, sampling, settings.debounce_ms / 1000, partial(healing.stop_at, tail=tail, body_end=body_end)
+        )
         text = healing.unheal(result.text, tail) if result is not None else None
         if text is None:
             return None
@@ -72,8 +81,9 @@ class Pipeline:
             text = text.split("\n", 1)[0]
         return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(index, snapshot))
 
-    async def fill_lines(self, hole: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None,
-                         original_chars: int, lines: int) -> str | None:
+    async def fill_lines(
+        self, hole: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None, original_chars: int, lines: int
+    ) -> str | None:
         """The model's text for a hole of `lines` whole lines at the cursor (ending in a newline), or None.
         A model that continues the prefix has no end of its own: it gets as many lines as the hole had."""
         template = template_for(settings.model.profile)
@@ -102,11 +112,17 @@ class Pipeline:
         path = uri_to_path(snapshot.uri)
         if self.engines.usable() is None or is_secret_file(path) or (index is not None and index.excluded(path)):
             return None
-        return context.build(snapshot, template, self._cross_file(snapshot.uri, index), scrub=scrub_text,
-                             path=shown_path(index, snapshot.uri))
+        return context.build(
+            snapshot,
+            template,
+            self._cross_file(snapshot.uri, index),
+            scrub=scrub_text,
+            path=shown_path(index, snapshot.uri),
+        )
 
-    async def _generate(self, key: str, prompt: Prompt, sampling: Sampling, debounce_s: float,
-                        stop_at: Callable[[str], int | None]) -> Generation | None:
+    async def _generate(
+        self, key: str, prompt: Prompt, sampling: Sampling, debounce_s: float, stop_at: Callable[[str], int | None]
+    ) -> Generation | None:
         generator = self.engines.usable()
         if generator is None:
             return None

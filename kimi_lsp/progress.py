@@ -33,7 +33,7 @@ class ServerProgress:
         token = f"kimi-{uuid.uuid4().hex[:12]}"
         try:
             await asyncio.wait_for(self.ls.work_done_progress.create_async(token), timeout=5)
-        except (asyncio.TimeoutError, Exception) as error:  # a client that refuses gets no progress, nothing else
+        except (TimeoutError, Exception) as error:  # a client that refuses gets no progress, nothing else
             log.info("client refused progress token: %s", error)
             return self
         self.token = token
@@ -44,7 +44,9 @@ class ServerProgress:
         """Send a step, unless it repeats the one before (a sync's last batch and its end read the same)."""
         if self.token is not None and (message, percentage) != self._last:
             self._last = (message, percentage)
-            self.ls.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message, percentage=percentage))
+            self.ls.work_done_progress.report(
+                self.token, lsp.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
 
     async def __aexit__(self, *exc: object) -> None:
         if self.token is not None:

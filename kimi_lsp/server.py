@@ -22,7 +22,14 @@ from pygls.workspace import TextDocument
 
 from . import __version__
 from .features import (
-    code_actions, commands, completion, diagnostics, documents, inline_completion, lifecycle, symbols,
+    code_actions,
+    commands,
+    completion,
+    diagnostics,
+    documents,
+    inline_completion,
+    lifecycle,
+    symbols,
 )
 from .index.documents import OpenDocument
 from .index.workspace import WorkspaceIndex

@@ -23,14 +23,18 @@ def _check(predicate: Callable[[Any], bool], rule: str) -> dict[str, Any]:
 
 @dataclass(slots=True, frozen=True)
 class EngineSettings:
-    url: str | None = field(default=None, metadata=_check(lambda v: v.startswith(("http://", "https://")), "an http(s) URL"))
+    url: str | None = field(
+        default=None, metadata=_check(lambda v: v.startswith(("http://", "https://")), "an http(s) URL")
+    )
     api_key: str | None = None
     timeout_ms: int = field(default=10_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
 
 
 @dataclass(slots=True, frozen=True)
 class ModelSettings:
-    profile: str = field(default="kimi-tiny", metadata=_check(lambda v: v in MODEL_PROFILES, " | ".join(MODEL_PROFILES)))
+    profile: str = field(
+        default="kimi-tiny", metadata=_check(lambda v: v in MODEL_PROFILES, " | ".join(MODEL_PROFILES))
+    )
     max_tokens: int = field(default=64, metadata=_check(lambda v: 1 <= v <= 4096, "1..4096"))
     temperature: float = field(default=0.0, metadata=_check(lambda v: 0.0 <= v <= 2.0, "0.0..2.0"))
 

@@ -71,8 +71,12 @@ def errors_with_insertion(spec: LanguageSpec, tree: Tree, source: bytes, byte_of
     start = (source.count(b"\n", 0, byte_offset), byte_offset - line_start)
     edited = tree.copy()
     edited.edit(
-        start_byte=byte_offset, old_end_byte=byte_offset, new_end_byte=byte_offset + len(inserted),
-        start_point=start, old_end_point=start, new_end_point=_end_point(start, inserted),
+        start_byte=byte_offset,
+        old_end_byte=byte_offset,
+        new_end_byte=byte_offset + len(inserted),
+        start_point=start,
+        old_end_point=start,
+        new_end_point=_end_point(start, inserted),
     )
     new_source = source[:byte_offset] + inserted + source[byte_offset:]
     return len(syntax_problems(new_parser(spec).parse(new_source, edited)))

@@ -3,6 +3,7 @@
 Pure and deterministic given a seed: the same stdlib and seed give the same samples. Never trains on
 HELD_OUT modules (they are the evaluation set).
 """
+
 from __future__ import annotations
 
 import random
@@ -20,12 +21,34 @@ SPECIAL_TOKENS = (EOS, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, FILE_SEP)
 
 # Top-level stdlib modules/packages never trained on; evaluate.py measures on these.
 HELD_OUT = (
-    "textwrap", "shlex", "fractions", "statistics", "graphlib", "difflib",
-    "colorsys", "heapq", "bisect", "fnmatch", "glob", "string", "json",
+    "textwrap",
+    "shlex",
+    "fractions",
+    "statistics",
+    "graphlib",
+    "difflib",
+    "colorsys",
+    "heapq",
+    "bisect",
+    "fnmatch",
+    "glob",
+    "string",
+    "json",
 )
 # Not code we want to learn from (tests, vendored data, generated tables, IDLE, 2to3 fixtures).
-_SKIP_PARTS = {"test", "tests", "idlelib", "lib2to3", "site-packages", "__pycache__", "turtledemo",
-               "ensurepip", "encodings", "pydoc_data", "config-3.11-x86_64-linux-gnu"}
+_SKIP_PARTS = {
+    "test",
+    "tests",
+    "idlelib",
+    "lib2to3",
+    "site-packages",
+    "__pycache__",
+    "turtledemo",
+    "ensurepip",
+    "encodings",
+    "pydoc_data",
+    "config-3.11-x86_64-linux-gnu",
+}
 _MAX_FILE_BYTES = 300_000
 
 
@@ -102,7 +125,6 @@ def format_sample(src: SourceFile, chunk: str, rng: random.Random, fim_rate: flo
 def training_texts(files: list[SourceFile], seed: int, fim_rate: float, max_chars: int) -> list[str]:
     """All samples of one pass over the training files, shuffled with `seed`."""
     rng = random.Random(seed)
-    samples = [format_sample(src, chunk, rng, fim_rate)
-               for src in files for chunk in chunk_lines(src.text, max_chars)]
+    samples = [format_sample(src, chunk, rng, fim_rate) for src in files for chunk in chunk_lines(src.text, max_chars)]
     rng.shuffle(samples)
     return samples

@@ -17,6 +17,7 @@ system, on the same cases:
 The model runs through transformers (greedy); the baseline is a token n-gram with stupid backoff trained on
 the same training files with the same tokenizer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from kimi_engine.models.corpus import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, HELD_OUT, SourceFile, iter_sources
 from tokenizers import Tokenizer
-
-from kimi_engine.models.corpus import (EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, HELD_OUT, SourceFile,
-                                       iter_sources)
 
 PREFIX_CHARS = 1000  # keeps prompts within the training sequence length (512 tokens)
 SUFFIX_CHARS = 400
@@ -72,8 +71,11 @@ def code_lines(text: str) -> set[int]:
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type == tokenize.STRING and tok.end[0] > tok.start[0]:
             prose.update(range(tok.start[0] - 1, tok.end[0]))
-    return {i for i, line in enumerate(text.splitlines())
-            if i not in prose and len(line.strip()) >= 4 and not line.lstrip().startswith("#")}
+    return {
+        i
+        for i, line in enumerate(text.splitlines())
+        if i not in prose and len(line.strip()) >= 4 and not line.lstrip().startswith("#")
+    }
 
 
 def make_cases(files: list[SourceFile], n: int, seed: int) -> list[Case]:
@@ -142,8 +144,9 @@ class NGramCompleter:
         self.tok, self.n = tok, n
         self.vocab = tok.get_vocab_size()
         eos = tok.token_to_id(EOS)
-        ids = np.array([i for enc in tok.encode_batch([f.text for f in files]) for i in [*enc.ids, eos]],
-                       dtype=np.int64)
+        ids = np.array(
+            [i for enc in tok.encode_batch([f.text for f in files]) for i in [*enc.ids, eos]], dtype=np.int64
+        )
         self.tables = [self._table(ids, k) for k in range(n - 1, -1, -1)]
 
     def _key(self, ctx: np.ndarray) -> np.ndarray:
@@ -223,29 +226,38 @@ def score_after_indent(complete: Completer, cases: list[Case], healed: bool) -> 
     similarity = 0.0
     for c in cases:
         indent = c.target[: len(c.target) - len(c.target.lstrip())]
-        want = c.target[len(indent):].rstrip()
+        want = c.target[len(indent) :].rstrip()
         if healed:
             line = complete(c.prefix.removesuffix("\n"), True)
-            pred = line[len(indent):].rstrip() if line.startswith(indent) else ""
+            pred = line[len(indent) :].rstrip() if line.startswith(indent) else ""
         else:
             pred = complete(c.prefix + indent, False).rstrip()
         exact += pred == want
         empty += not pred.strip()
         similarity += difflib.SequenceMatcher(None, pred, want).ratio()
-    return {"exact": round(exact / len(cases), 4), "similarity": round(similarity / len(cases), 4),
-            "empty_rate": round(empty / len(cases), 4)}
+    return {
+        "exact": round(exact / len(cases), 4),
+        "similarity": round(similarity / len(cases), 4),
+        "empty_rate": round(empty / len(cases), 4),
+    }
 
 
-def evaluate(name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case],
-             prefix_only: bool = False) -> Scores:
+def evaluate(
+    name: str, complete: Completer, line_cases: list[Case], fim_cases: list[Case], prefix_only: bool = False
+) -> Scores:
     t0 = time.monotonic()
     line = score(complete, line_cases, fim=False)
     fim = score(complete, fim_cases, fim=not prefix_only)  # the baseline cannot read a suffix
     total, empty = line.total + fim.total, line.empty + fim.empty
-    s = Scores(round(line.exact / line.total, 4), round(fim.exact / fim.total, 4),
-               round((line.similarity + fim.similarity) / total, 4),
-               round((line.parsed + fim.parsed) / max(1, total - empty), 4), round(empty / total, 4), total,
-               round(time.monotonic() - t0, 1))
+    s = Scores(
+        round(line.exact / line.total, 4),
+        round(fim.exact / fim.total, 4),
+        round((line.similarity + fim.similarity) / total, 4),
+        round((line.parsed + fim.parsed) / max(1, total - empty), 4),
+        round(empty / total, 4),
+        total,
+        round(time.monotonic() - t0, 1),
+    )
     print(f"{name}: {s}", flush=True)
     return s
 
@@ -271,12 +283,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     served = evaluate("model, as served", completer.complete, line_cases, fim_cases, prefix_only=True)
     ngram = NGramCompleter(list(iter_sources(held_out=False)), tok, args.ngram)
     baseline = evaluate(f"{args.ngram}-gram", ngram.complete, line_cases, fim_cases, prefix_only=True)
-    result: dict[str, object] = {"held_out_modules": list(HELD_OUT), "held_out_files": len(held_out),
-                                 "cases_per_task": args.cases, "seed": args.seed, "model": asdict(model),
-                                 "model, as served": asdict(served), f"{args.ngram}-gram": asdict(baseline)}
+    result: dict[str, object] = {
+        "held_out_modules": list(HELD_OUT),
+        "held_out_files": len(held_out),
+        "cases_per_task": args.cases,
+        "seed": args.seed,
+        "model": asdict(model),
+        "model, as served": asdict(served),
+        f"{args.ngram}-gram": asdict(baseline),
+    }
     if args.indent:
-        result["after_indent"] = {mode: score_after_indent(completer.complete, fim_cases, mode == "healed")
-                                  for mode in ("raw", "healed")}
+        result["after_indent"] = {
+            mode: score_after_indent(completer.complete, fim_cases, mode == "healed") for mode in ("raw", "healed")
+        }
         print(f"after auto-indent: {result['after_indent']}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

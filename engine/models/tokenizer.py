@@ -3,13 +3,13 @@
 Writes tokenizer.json + tokenizer_config.json + special_tokens_map.json (transformers' fast-tokenizer format,
 which SGLang loads with AutoTokenizer).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
 from kimi_engine.models.corpus import EOS, SPECIAL_TOKENS, SourceFile
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 
 def train_tokenizer(files: list[SourceFile], vocab_size: int) -> Tokenizer:

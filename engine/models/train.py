@@ -7,6 +7,7 @@ wall clock (warmup, then cosine over --minutes), and every step's rate is writte
 `--replay train_log.json` re-runs exactly that schedule (same steps, same rates) without a time budget.
 Writes safetensors weights, config, generation config, tokenizer files and train_log.json into --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
-from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
-
 from kimi_engine.models.corpus import EOS, iter_sources, training_texts
 from kimi_engine.models.tokenizer import save_tokenizer, train_tokenizer
+from tokenizers import Tokenizer
+from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,8 +108,11 @@ def train(cfg: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     files = list(iter_sources(held_out=False))
-    tok = Tokenizer.from_file(str(Path(cfg.init) / "tokenizer.json")) if cfg.init else train_tokenizer(
-        files, cfg.vocab_size)
+    tok = (
+        Tokenizer.from_file(str(Path(cfg.init) / "tokenizer.json"))
+        if cfg.init
+        else train_tokenizer(files, cfg.vocab_size)
+    )
     save_tokenizer(tok, out, model_max_length=4096)
     eos_id = tok.token_to_id(EOS)
     print(f"tokenizer: {tok.get_vocab_size()} tokens, {len(files)} files, {time.monotonic() - t0:.0f}s", flush=True)
@@ -147,15 +150,25 @@ def train(cfg: TrainConfig) -> dict:
         lrs.append(lr)
         step += 1
         if step % 20 == 0:
-            print(f"step {step} epoch {epoch} loss {sum(losses[-20:]) / 20:.3f} lr {lr:.2e} "
-                  f"{time.monotonic() - train_start:.0f}s", flush=True)
+            print(
+                f"step {step} epoch {epoch} loss {sum(losses[-20:]) / 20:.3f} lr {lr:.2e} "
+                f"{time.monotonic() - train_start:.0f}s",
+                flush=True,
+            )
     train_s = time.monotonic() - train_start
     export(model, out)
-    log = {"config": asdict(cfg), "steps": step, "epochs_started": epoch + 1,
-           "tokens": step * cfg.batch_size * cfg.seq_len, "train_seconds": round(train_s),
-           "total_seconds": round(time.monotonic() - t0), "params": n_params,
-           "final_loss": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
-           "torch": torch.__version__, "lr_schedule": lrs}
+    log = {
+        "config": asdict(cfg),
+        "steps": step,
+        "epochs_started": epoch + 1,
+        "tokens": step * cfg.batch_size * cfg.seq_len,
+        "train_seconds": round(train_s),
+        "total_seconds": round(time.monotonic() - t0),
+        "params": n_params,
+        "final_loss": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
+        "torch": torch.__version__,
+        "lr_schedule": lrs,
+    }
     (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
     return log
 

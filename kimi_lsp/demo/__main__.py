@@ -45,8 +45,9 @@ class DemoClient(LanguageClient):
 
 async def ratio(client: DemoClient) -> str:
     """The engine's cached_tokens / prompt_tokens for the last generation, as kimi.status reports it."""
-    status: dict[str, Any] = await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="kimi.status")) or {}
+    status: dict[str, Any] = (
+        await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status")) or {}
+    )
     value = status.get("cacheRatio")
     return "-" if value is None else f"{value:.2f}"
 
@@ -60,8 +61,9 @@ async def timed(awaitable: Any) -> tuple[Any, float]:
 async def wait_for_engine(client: DemoClient, limit_s: float) -> bool:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        status: dict[str, Any] = await client.workspace_execute_command_async(
-            lsp.ExecuteCommandParams(command="kimi.status")) or {}
+        status: dict[str, Any] = (
+            await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status")) or {}
+        )
         if status["engine"] in ("ready", "off", "down"):
             print(f"  engine {status['engine']}: {status['message']}")
             return bool(status["engine"] == "ready")
@@ -72,37 +74,66 @@ async def wait_for_engine(client: DemoClient, limit_s: float) -> bool:
 async def session(client: DemoClient, root: Path) -> None:
     path = root / "shop" / "cart.py"
     uri, text, version = path.as_uri(), path.read_text(), 1
-    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-        lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text))
+    )
     lines = text.splitlines()
     line = len(lines)
     print(f"\n== typing into shop/cart.py (line {line + 1}), one request per keystroke ==")
     column = 0
     for ch in TYPED:
         version += 1
-        client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[lsp.TextDocumentContentChangePartial(
-                range=lsp.Range(start=lsp.Position(line=line, character=column), end=lsp.Position(line=line, character=column)),
-                text=ch)]))
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    lsp.TextDocumentContentChangePartial(
+                        range=lsp.Range(
+                            start=lsp.Position(line=line, character=column),
+                            end=lsp.Position(line=line, character=column),
+                        ),
+                        text=ch,
+                    )
+                ],
+            )
+        )
         line, column = (line + 1, 0) if ch == "\n" else (line, column + 1)
-        result, ms = await timed(client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column),
-            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic))))
+        result, ms = await timed(
+            client.text_document_inline_completion_async(
+                lsp.InlineCompletionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri),
+                    position=lsp.Position(line=line, character=column),
+                    context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
+                )
+            )
+        )
         items = result.items if isinstance(result, lsp.InlineCompletionList) else (result or [])
         ghost = items[0].insert_text if items else ""
         shown = str(ghost).replace("\n", "\\n")[:60]
         print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {await ratio(client):>4}  ghost: {shown}")
     print("\n== completion after 'self.' ==")
     version += 1
-    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[lsp.TextDocumentContentChangePartial(
-            range=lsp.Range(start=lsp.Position(line=line, character=column), end=lsp.Position(line=line, character=column)),
-            text="return sum((l.total() for l in self.")]))
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(
+                        start=lsp.Position(line=line, character=column), end=lsp.Position(line=line, character=column)
+                    ),
+                    text="return sum((l.total() for l in self.",
+                )
+            ],
+        )
+    )
     column += len("return sum((l.total() for l in self.")
-    completions, ms = await timed(client.text_document_completion_async(lsp.CompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column))))
+    completions, ms = await timed(
+        client.text_document_completion_async(
+            lsp.CompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=column)
+            )
+        )
+    )
     labels = [item.label for item in (completions.items if isinstance(completions, lsp.CompletionList) else [])]
     print(f"  {ms:7.1f} ms  {len(labels)} items: {', '.join(labels[:10])}")
     await diagnostics_and_fix(client, uri, version, line, column)
@@ -110,8 +141,11 @@ async def session(client: DemoClient, root: Path) -> None:
 
 async def diagnostics_and_fix(client: DemoClient, uri: str, version: int, line: int, column: int) -> None:
     print("\n== diagnostics (the line is unfinished: an unclosed parenthesis) ==")
-    report, ms = await timed(client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri))))
+    report, ms = await timed(
+        client.text_document_diagnostic_async(
+            lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        )
+    )
     found = list(report.items) if isinstance(report, lsp.RelatedFullDocumentDiagnosticReport) else []
     for d in found:
         print(f"  {ms:7.1f} ms  line {d.range.start.line + 1}: {d.message}")
@@ -119,17 +153,25 @@ async def diagnostics_and_fix(client: DemoClient, uri: str, version: int, line: 
         print("  none")
         return
     print("\n== code actions ==")
-    actions, ms = await timed(client.text_document_code_action_async(lsp.CodeActionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), range=found[0].range,
-        context=lsp.CodeActionContext(diagnostics=found))))
+    actions, ms = await timed(
+        client.text_document_code_action_async(
+            lsp.CodeActionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                range=found[0].range,
+                context=lsp.CodeActionContext(diagnostics=found),
+            )
+        )
+    )
     for action in actions or []:
         print(f"  {ms:7.1f} ms  {action.title}")
         if isinstance(action, lsp.CodeAction):
             resolved, ms = await timed(client.code_action_resolve_async(action))
             edits = (resolved.edit.changes or {}).get(uri, []) if resolved.edit else []
             for edit in edits:
-                print(f"  {ms:7.1f} ms  resolved: replace lines {edit.range.start.line + 1}-{edit.range.end.line} "
-                      f"with {edit.new_text.strip()!r}")
+                print(
+                    f"  {ms:7.1f} ms  resolved: replace lines {edit.range.start.line + 1}-{edit.range.end.line} "
+                    f"with {edit.new_text.strip()!r}"
+                )
             if not edits:
                 print(f"  {ms:7.1f} ms  resolved: the model found no fix that parses")
 
@@ -142,10 +184,16 @@ async def main(engine: str, wait_s: float) -> None:
         await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", engine)
         caps = lsp.ClientCapabilities(
             window=lsp.WindowClientCapabilities(work_done_progress=False),
-            text_document=lsp.TextDocumentClientCapabilities(diagnostic=lsp.DiagnosticClientCapabilities()))
-        await client.initialize_async(lsp.InitializeParams(
-            capabilities=caps, root_uri=root.as_uri(), initialization_options={"debounceMs": 0, "model": {"maxTokens": 16}},
-            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="workspace")]))
+            text_document=lsp.TextDocumentClientCapabilities(diagnostic=lsp.DiagnosticClientCapabilities()),
+        )
+        await client.initialize_async(
+            lsp.InitializeParams(
+                capabilities=caps,
+                root_uri=root.as_uri(),
+                initialization_options={"debounceMs": 0, "model": {"maxTokens": 16}},
+                workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="workspace")],
+            )
+        )
         client.initialized(lsp.InitializedParams())
         print(f"kimi-lsp demo: engine {engine}; waiting up to {wait_s:.0f} s for it")
         started = time.monotonic()

@@ -38,7 +38,9 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
     version = ls.document(uri).version or 0
     return [
         lsp.CodeAction(
-            title=TITLE, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d],
+            title=TITLE,
+            kind=lsp.CodeActionKind.QuickFix,
+            diagnostics=[d],
             data={"uri": uri, "version": version, "first": d.range.start.line, "last": d.range.end.line},
         )
         for d in ours
@@ -55,8 +57,9 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     first, last = int(data["first"]), min(int(data["last"]), len(starts) - 1)
     begin = starts[first]
     end = starts[last + 1] if last + 1 < len(starts) else len(text)
-    hole = DocumentSnapshot(document.uri, document.language_id or "", document.version or 0,
-                            text[:begin] + text[end:], begin)
+    hole = DocumentSnapshot(
+        document.uri, document.language_id or "", document.version or 0, text[:begin] + text[end:], begin
+    )
     fix = await ls.pipeline.fill_lines(hole, ls.settings, ls.index, end - begin, last - first + 1)
     parsed = ls.parsed(document.uri, document.version or 0)
     if fix is None or parsed is None:
@@ -67,7 +70,7 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     if after >= before:
         ls.tell("the model found no fix that removes the syntax error", "info")
         return action
-    last_length = len(text[starts[last]:end].rstrip("\r\n"))
+    last_length = len(text[starts[last] : end].rstrip("\r\n"))
     edit = lsp.TextEdit(range=line_range(first, last, len(starts), last_length), new_text=fix)
     action.edit = lsp.WorkspaceEdit(changes={document.uri: [edit]})
     return action

@@ -32,11 +32,14 @@ async def completion(ls: KimiLanguageServer, params: lsp.CompletionParams) -> ls
             seen.setdefault(definition.name, member_item(definition))
         items = list(seen.values())
     word = match.group(0) if (match := _WORD_BEFORE.search(snapshot.prefix[-200:])) else ""
-    text = await ls.pipeline.suggest(snapshot, ls.settings, ls.index, key=f"{snapshot.uri}#completion",
-                                     single_line=True, max_tokens=MODEL_TOKENS)
+    text = await ls.pipeline.suggest(
+        snapshot, ls.settings, ls.index, key=f"{snapshot.uri}#completion", single_line=True, max_tokens=MODEL_TOKENS
+    )
     if text:
         start = position_at(snapshot.text, snapshot.offset - len(word), ls.encoding)
-        items.insert(0, model_item(word, text, lsp.Position(line=start.line, character=start.character), params.position))
+        items.insert(
+            0, model_item(word, text, lsp.Position(line=start.line, character=start.character), params.position)
+        )
     return lsp.CompletionList(is_incomplete=bool(text), items=items)
 
 

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
 
-_EVENT_KINDS = {lsp.FileChangeType.Created: "created", lsp.FileChangeType.Changed: "changed",
-                lsp.FileChangeType.Deleted: "deleted"}
+_EVENT_KINDS = {
+    lsp.FileChangeType.Created: "created",
+    lsp.FileChangeType.Changed: "changed",
+    lsp.FileChangeType.Deleted: "deleted",
+}
 
 
 def did_open(ls: KimiLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
@@ -29,8 +32,9 @@ def did_open(ls: KimiLanguageServer, params: lsp.DidOpenTextDocumentParams) -> N
 def did_change(ls: KimiLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
     uri = params.text_document.uri
     if ls.index is not None:
-        ls.index.did_change(uri, ls.document(uri).source, params.content_changes, params.text_document.version,
-                            encoding=ls.encoding)
+        ls.index.did_change(
+            uri, ls.document(uri).source, params.content_changes, params.text_document.version, encoding=ls.encoding
+        )
     diagnostics.push(ls, uri)
 
 

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
 
-async def inline_completion(ls: KimiLanguageServer, params: lsp.InlineCompletionParams) -> lsp.InlineCompletionList | None:
+async def inline_completion(
+    ls: KimiLanguageServer, params: lsp.InlineCompletionParams
+) -> lsp.InlineCompletionList | None:
     if not ls.settings.features.inline_completion:
         return None
     snapshot = ls.snapshot(params.text_document.uri, params.position)

@@ -82,8 +82,9 @@ def _client_watches_files(ls: KimiLanguageServer) -> bool:
 async def _register_file_watcher(ls: KimiLanguageServer) -> bool:
     """Ask the client to watch the workspace for us; False if it refuses."""
     watcher = lsp.DidChangeWatchedFilesRegistrationOptions(watchers=[lsp.FileSystemWatcher(glob_pattern="**/*")])
-    registration = lsp.Registration(id="kimi-watched-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                    register_options=watcher)
+    registration = lsp.Registration(
+        id="kimi-watched-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=watcher
+    )
     try:
         await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[registration]))
     except JsonRpcException as error:
@@ -100,6 +101,7 @@ async def start_index(ls: KimiLanguageServer, index: WorkspaceIndex | None) -> N
     if not ls.client_watches_files:
         ls.client_watches_files = _client_watches_files(ls) and await _register_file_watcher(ls)
     async with ls.with_progress("Indexing") as progress:
+
         def report(step: Progress) -> None:
             progress.report(step.message, step.percentage)
 

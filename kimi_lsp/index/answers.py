@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterable
 from kimi_lsp.index.core import IndexState
 from kimi_lsp.index.documents import uri_to_path
 from kimi_lsp.index.model import (
-    KINDS, Definition, FileEvent, Outline, ResolvedImport, Span, SymbolLocation, decode_outline,
+    KINDS,
+    Definition,
+    FileEvent,
+    Outline,
+    ResolvedImport,
+    Span,
+    SymbolLocation,
+    decode_outline,
 )
 from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.symtable import Hit
@@ -84,9 +91,12 @@ class IndexQueries:
     def stats(self) -> dict[str, object]:
         """For status displays: {"ready", "files", "symbols" (approximate between compactions), "openDocuments"}."""
         state = self._state
-        return {"ready": state.ready.is_set(), "files": len(state.files),
-                "symbols": len(state.table.base) + state.table.num_overlay_symbols,
-                "openDocuments": sum(1 for _ in state.documents)}
+        return {
+            "ready": state.ready.is_set(),
+            "files": len(state.files),
+            "symbols": len(state.table.base) + state.table.num_overlay_symbols,
+            "openDocuments": sum(1 for _ in state.documents),
+        }
 
     def resolver(self) -> Resolver:
         """The import resolver over the current set of files (built again once the builder drops it)."""

@@ -45,7 +45,7 @@ class Batches:
         """Every one of the (job, source bytes) pairs, in batches."""
         batches = Batches()
         full = [batch for job, size in sized if (batch := batches.add(job, size)) is not None]
-        return full + [batches.rest] if batches.rest else full
+        return [*full, batches.rest] if batches.rest else full
 
 
 @dataclass(slots=True)

@@ -124,8 +124,9 @@ class IndexBuilder:
                 await self._walk_and_index(progress, load_cache, rules)
             return rules
 
-    async def _walk_and_index(self, progress: ProgressCallback | None, load_cache: bool,
-                              rules: list[IgnoreRules]) -> None:
+    async def _walk_and_index(
+        self, progress: ProgressCallback | None, load_cache: bool, rules: list[IgnoreRules]
+    ) -> None:
         state = self._state
         assert state.store is not None
         store, workers = state.store, state.settings.workers
@@ -160,8 +161,9 @@ class IndexBuilder:
         self.merger.remove([r for p, r in state.files.items() if p not in found])
         self.compactor.save_later()  # the index is complete; its cache snapshot can follow
 
-    async def _changed(self, chunks: AsyncIterator[list[FoundFile]], found: set[str],
-                       tally: Tally) -> AsyncIterator[list[Job]]:
+    async def _changed(
+        self, chunks: AsyncIterator[list[FoundFile]], found: set[str], tally: Tally
+    ) -> AsyncIterator[list[Job]]:
         """Batches of the walked files whose size or mtime the records do not match (the rest count as done),
         about BATCH_BYTES of source each; adds every walked path to `found`."""
         state, batches = self._state, Batches()

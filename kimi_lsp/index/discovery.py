@@ -25,10 +25,22 @@ from kimi_lsp.index.secrets import is_secret_path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXCLUDED_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox", ".nox", ".mypy_cache",
-    ".pytest_cache", ".ruff_cache", ".direnv",
-})
+DEFAULT_EXCLUDED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".direnv",
+    }
+)
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 IGNORE_FILES = (".gitignore", ".kimiignore")  # per directory, in this order
 LANGUAGE_EXTENSIONS = frozenset(ext for spec in LANGUAGES for ext in spec.extensions)
@@ -95,12 +107,12 @@ class IgnoreRules:
         if is_dir and rel_top.rpartition("/")[2] in DEFAULT_EXCLUDED_DIRS:
             return True
         if self.exclude is not None:
-            rel_root = rel_top[len(self._root_prefix):]
+            rel_root = rel_top[len(self._root_prefix) :]
             if self.exclude.check(rel_root + "/" if is_dir else rel_root):
                 return True
         probe = rel_top + "/" if is_dir else rel_top
         for prefix, patterns in reversed(chain):
-            include = patterns.check(probe[len(prefix):])
+            include = patterns.check(probe[len(prefix) :])
             if include is not None:
                 return include
         return self.info_exclude is not None and bool(self.info_exclude.check(probe))
@@ -123,8 +135,11 @@ class IgnoreRules:
     def walks_into(self, path: str | Path) -> bool:
         """Would the walk enter this directory? For a directory made on disk (file events)."""
         rel = self._rel_top(path)
-        return (rel is not None and self._walked_to(rel)
-                and not self.is_ignored(rel, True, self.chain(rel.rpartition("/")[0])))
+        return (
+            rel is not None
+            and self._walked_to(rel)
+            and not self.is_ignored(rel, True, self.chain(rel.rpartition("/")[0]))
+        )
 
     def _rel_top(self, path: str | Path) -> str | None:
         """`path` relative to the repository top, if it lies under the root."""
@@ -140,7 +155,7 @@ class IgnoreRules:
         parts = rel.split("/")
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
-            if self._under_root(parent) and self.is_ignored(parent, True, self.chain("/".join(parts[:i - 1]))):
+            if self._under_root(parent) and self.is_ignored(parent, True, self.chain("/".join(parts[: i - 1]))):
                 return False
         return True
 
@@ -149,8 +164,8 @@ class IgnoreRules:
         parts = rel.split("/")
         for i in range(1, len(parts) + 1):
             probe = "/".join(parts[:i]) + "/"
-            for prefix, patterns in reversed(self.chain("/".join(parts[:i - 1]))):
-                include = patterns.check(probe[len(prefix):])
+            for prefix, patterns in reversed(self.chain("/".join(parts[: i - 1]))):
+                include = patterns.check(probe[len(prefix) :])
                 if include is not None:
                     if include:
                         return True
@@ -264,8 +279,9 @@ def _patterns(lines: list[str], source: str) -> Patterns | None:
         invalid: list[str] = []
         for line in lines:
             (valid if _is_pattern_line(line) else invalid).append(line)
-        log.warning("ignoring %d invalid pattern line(s) in %s: %s", len(invalid), source,
-                    ", ".join(map(repr, invalid))[:300])
+        log.warning(
+            "ignoring %d invalid pattern line(s) in %s: %s", len(invalid), source, ", ".join(map(repr, invalid))[:300]
+        )
         spec = GitIgnoreSpec.from_lines(valid)
     regexes = [p.regex for p in spec.patterns if p.include is not None]
     if not regexes:
@@ -298,7 +314,7 @@ def _combined(sources: list[str]) -> re.Pattern[str]:
     for source in sources:
         whole = not _has_top_level_bar(source)
         if whole and source.startswith(_FLOATING):
-            floating.append(source[len(_FLOATING):])
+            floating.append(source[len(_FLOATING) :])
         elif whole and source.startswith("^"):
             branches.append(source[1:])
         else:  # found anywhere, as `search` finds it
@@ -320,9 +336,9 @@ def _has_top_level_bar(source: str) -> bool:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-            if source[i + 1:i + 2] == "^":
+            if source[i + 1 : i + 2] == "^":
                 i += 1
-            if source[i + 1:i + 2] == "]":  # a ']' first in a class is a literal
+            if source[i + 1 : i + 2] == "]":  # a ']' first in a class is a literal
                 i += 1
         elif c == "(":
             depth += 1

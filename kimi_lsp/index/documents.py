@@ -96,8 +96,14 @@ class OpenDocuments:
         self._docs[uri] = doc
         return doc
 
-    def change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None,
-               encoding: str = "utf-16") -> None:
+    def change(
+        self,
+        uri: str,
+        new_text: str,
+        changes: Sequence[object] = (),
+        version: int | None = None,
+        encoding: str = "utf-16",
+    ) -> None:
         """Apply content changes (in order) and reparse incrementally; `new_text` is the full text after them.
         `encoding` is the negotiated LSP position encoding the change ranges are in."""
         doc = self._docs.get(uri)
@@ -112,7 +118,8 @@ class OpenDocuments:
             if rng is None:
                 incremental = False
                 break
-            source = _apply(tree, source, rng, str(getattr(change, "text")), encoding)
+            text = str(getattr(change, "text"))  # noqa: B009 - a change is any object with a .text
+            source = _apply(tree, source, rng, text, encoding)
         if incremental and source == new_source:
             doc.tree = parse(doc.spec, new_source, tree)
         else:

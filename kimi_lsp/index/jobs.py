@@ -42,8 +42,9 @@ def warm_up() -> None:
     """Nothing: running it makes a worker process start and import this module (tree-sitter included)."""
 
 
-async def run_jobs(batches: AsyncIterator[list[Job]], max_bytes: int, workers: int,
-                   pool: Executor | None = None) -> AsyncIterator[list[FileResult]]:
+async def run_jobs(
+    batches: AsyncIterator[list[Job]], max_bytes: int, workers: int, pool: Executor | None = None
+) -> AsyncIterator[list[FileResult]]:
     """Index the jobs `batches` yields (one pool task each), yielding results batch by batch in completion
     order while `batches` may still be producing (the walk). Chooses once POOL_THRESHOLD files are queued or
     `batches` ended: fewer go to a thread, more to `pool` (or a new one, if workers > 0). Shuts the pool
@@ -82,8 +83,9 @@ async def _after(head: list[list[Job]], rest: AsyncIterator[list[Job]]) -> Async
         yield batch
 
 
-async def _drive(loop: asyncio.AbstractEventLoop, pool: Executor, batches: AsyncIterator[list[Job]],
-                 max_bytes: int, limit: int) -> AsyncIterator[list[FileResult]]:
+async def _drive(
+    loop: asyncio.AbstractEventLoop, pool: Executor, batches: AsyncIterator[list[Job]], max_bytes: int, limit: int
+) -> AsyncIterator[list[FileResult]]:
     """Keeps up to `limit` tasks in the pool, taking the next batch as soon as there is room for it."""
     pending: set[asyncio.Future[Any]] = set()
     feed: asyncio.Future[Any] | None = asyncio.ensure_future(anext(batches, None))
@@ -183,5 +185,6 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         # import the worker once, fork workers from that
         forkserver.set_forkserver_preload(["kimi_lsp.index.forkserver_guard", "kimi_lsp.index.worker"])
         return ProcessPoolExecutor(max_workers=workers, mp_context=forkserver, initializer=die_with_parent)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+    )

@@ -7,9 +7,9 @@ which ship compiled parsers and work offline. Loading is lazy and cached; this m
 from __future__ import annotations
 
 import importlib
+import os.path
 from dataclasses import dataclass
 from functools import cache
-import os.path
 
 from tree_sitter import Language, Parser
 

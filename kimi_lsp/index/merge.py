@@ -28,8 +28,13 @@ class Merger:
         self._compactor = compactor
         self.next_fid = 0  # the last file id handed out; the builder sets it when it loads or drops the records
 
-    async def run_and_merge(self, batches: AsyncIterator[list[Job]], progress: ProgressCallback | None,
-                            tally: Tally, pool: Executor | None = None) -> None:
+    async def run_and_merge(
+        self,
+        batches: AsyncIterator[list[Job]],
+        progress: ProgressCallback | None,
+        tally: Tally,
+        pool: Executor | None = None,
+    ) -> None:
         """Index the jobs in `batches` (in `pool`, a new one, or a thread: jobs.run_jobs) and merge each batch of
         results as it comes, counting it in `tally` and reporting `progress`; then flush the cache's writes."""
         state = self._state
@@ -59,8 +64,15 @@ class Merger:
                 if old is None:
                     self.next_fid += 1
                     state.resolver = None
-                record = FileRecord(self.next_fid if old is None else old.fid, r.path, r.language, r.size,
-                                    r.mtime_ns, r.digest, r.package)
+                record = FileRecord(
+                    self.next_fid if old is None else old.fid,
+                    r.path,
+                    r.language,
+                    r.size,
+                    r.mtime_ns,
+                    r.digest,
+                    r.package,
+                )
                 files[r.path] = by_fid[record.fid] = record
                 rows.append((record, r.outline))
                 if r.path in open_paths:

@@ -13,8 +13,22 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 KINDS: tuple[str, ...] = (
-    "module", "namespace", "class", "interface", "struct", "enum", "trait", "impl", "type", "function",
-    "method", "constructor", "field", "variable", "constant", "macro",
+    "module",
+    "namespace",
+    "class",
+    "interface",
+    "struct",
+    "enum",
+    "trait",
+    "impl",
+    "type",
+    "function",
+    "method",
+    "constructor",
+    "field",
+    "variable",
+    "constant",
+    "macro",
 )
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
 CONTAINER_KINDS = frozenset({"module", "namespace", "class", "interface", "struct", "enum", "trait", "impl"})

@@ -126,8 +126,12 @@ class Resolver:
         return out
 
     def _py_module_at(self, base: str) -> str | None:
-        for candidate in (base + ".py", base + ".pyi", os.path.join(base, "__init__.py"),
-                          os.path.join(base, "__init__.pyi")):
+        for candidate in (
+            base + ".py",
+            base + ".pyi",
+            os.path.join(base, "__init__.py"),
+            os.path.join(base, "__init__.pyi"),
+        ):
             if candidate in self.paths:
                 return candidate
         return None
@@ -165,7 +169,7 @@ class Resolver:
     def _go(self, spec: str) -> list[str]:
         for module, d in self._go_modules:
             if spec == module or spec.startswith(module + "/"):
-                pkg_dir = os.path.join(d, *spec[len(module):].strip("/").split("/")) if spec != module else d
+                pkg_dir = os.path.join(d, *spec[len(module) :].strip("/").split("/")) if spec != module else d
                 return [p for p in self._dirs.get(pkg_dir, []) if p.endswith(".go") and not p.endswith("_test.go")]
         return []
 
@@ -185,7 +189,7 @@ class Resolver:
         if base is None:
             return []
         names = [n for n in ref.names if n not in ("*", "self")]
-        tails = [segments[1:] + [n] for n in names] or [segments[1:]]
+        tails = [[*segments[1:], n] for n in names] or [segments[1:]]
         out = [f for tail in tails if (f := self._rust_file(base, tail))]
         if not out and names:
             out = [f] if (f := self._rust_file(base, segments[1:])) else []
@@ -195,8 +199,12 @@ class Resolver:
 
     def _rust_module_file(self, base: str) -> str | None:
         """The file of the module whose directory is `base` (its items are named directly, e.g. super::Token)."""
-        for candidate in (os.path.join(base, "lib.rs"), os.path.join(base, "main.rs"), os.path.join(base, "mod.rs"),
-                          base + ".rs"):
+        for candidate in (
+            os.path.join(base, "lib.rs"),
+            os.path.join(base, "main.rs"),
+            os.path.join(base, "mod.rs"),
+            base + ".rs",
+        ):
             if candidate in self.paths:
                 return candidate
         return None
@@ -233,7 +241,9 @@ class Resolver:
     def _include(self, path: str, spec: str) -> list[str]:
         system = spec.startswith("<")
         name = spec.strip("<>")
-        bases = ([] if system else [os.path.dirname(path)]) + [b for r in self.roots for b in (r, os.path.join(r, "include"))]
+        bases = ([] if system else [os.path.dirname(path)]) + [
+            b for r in self.roots for b in (r, os.path.join(r, "include"))
+        ]
         for base in bases:
             candidate = os.path.normpath(os.path.join(base, name))
             if candidate in self.paths:

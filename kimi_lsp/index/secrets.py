@@ -13,15 +13,53 @@ import re
 from functools import lru_cache
 from pathlib import PurePath
 
-_SECRET_NAMES = frozenset({
-    ".npmrc", ".pypirc", ".netrc", "_netrc", ".pgpass", ".git-credentials", ".htpasswd", ".dockercfg",
-    "credentials.json", "credentials.yml", "credentials.yaml", "client_secret.json", "service-account.json",
-    "secrets.json", "secrets.yml", "secrets.yaml", ".boto", ".s3cfg", "terraform.tfvars", ".vault-token",
-})
+_SECRET_NAMES = frozenset(
+    {
+        ".npmrc",
+        ".pypirc",
+        ".netrc",
+        "_netrc",
+        ".pgpass",
+        ".git-credentials",
+        ".htpasswd",
+        ".dockercfg",
+        "credentials.json",
+        "credentials.yml",
+        "credentials.yaml",
+        "client_secret.json",
+        "service-account.json",
+        "secrets.json",
+        "secrets.yml",
+        "secrets.yaml",
+        ".boto",
+        ".s3cfg",
+        "terraform.tfvars",
+        ".vault-token",
+    }
+)
 _SECRET_GLOBS = (
-    ".env*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.kdbx",
-    "*.ovpn", "*.asc", "*.gpg", "*.tfstate", "*.tfstate.*", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    "*.ppk", "client_secret*.json", "service-account*.json", "*-credentials.json",
+    ".env*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.kdbx",
+    "*.ovpn",
+    "*.asc",
+    "*.gpg",
+    "*.tfstate",
+    "*.tfstate.*",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.ppk",
+    "client_secret*.json",
+    "service-account*.json",
+    "*-credentials.json",
 )
 _SECRET_GLOB_RE = re.compile("|".join(fnmatch.translate(g) for g in _SECRET_GLOBS))
 _SECRET_PARENTS: dict[str, frozenset[str] | None] = {

@@ -176,9 +176,12 @@ class IndexStore:
         """Every file's record. One row per path is the caller's invariant (an id per path), not an index's: a
         unique index on the paths would cost a cold index 7 us of the loop's time per file. Should a path still
         have two rows, the newer one counts and the other is deleted."""
-        rows = [FileRecord(fid, path if isinstance(path, str) else _path_from_db(path), *rest)
-                for fid, path, *rest in self.db.execute(
-                    "SELECT id, path, language, size, mtime_ns, digest, package FROM files ORDER BY id")]
+        rows = [
+            FileRecord(fid, path if isinstance(path, str) else _path_from_db(path), *rest)
+            for fid, path, *rest in self.db.execute(
+                "SELECT id, path, language, size, mtime_ns, digest, package FROM files ORDER BY id"
+            )
+        ]
         records = {r.path: r for r in rows}
         if len(records) < len(rows):
             stale = [r.fid for r in rows if records[r.path] is not r]
@@ -198,14 +201,18 @@ class IndexStore:
             log.info("cannot read the index cache %s: %s", source, exc)
             return 0
         try:
-            if (self.db.execute("PRAGMA seed.application_id").fetchone()[0] != APP_ID
-                    or self.db.execute("PRAGMA seed.user_version").fetchone()[0] != SCHEMA_VERSION):
+            if (
+                self.db.execute("PRAGMA seed.application_id").fetchone()[0] != APP_ID
+                or self.db.execute("PRAGMA seed.user_version").fetchone()[0] != SCHEMA_VERSION
+            ):
                 return 0
             with self._transaction():
                 self._invalidate_symtab()
                 for root in roots:  # the paths under root/: from "root/" up to, not including, "root0"
-                    self.db.execute("INSERT INTO files SELECT * FROM seed.files WHERE path >= ? AND path < ?",
-                                    (root + os.sep, root + chr(ord(os.sep) + 1)))
+                    self.db.execute(
+                        "INSERT INTO files SELECT * FROM seed.files WHERE path >= ? AND path < ?",
+                        (root + os.sep, root + chr(ord(os.sep) + 1)),
+                    )
             return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
         except sqlite3.Error as exc:
             log.info("cannot read the index cache %s: %s", source, exc)
@@ -238,16 +245,20 @@ class IndexStore:
         rows, self._pending = list(self._pending.values()), {}
         with self._transaction():
             self._invalidate_symtab()
-            self.db.executemany("INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
-                                "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(fid, _path_to_db(path), *rest, outline) for (fid, path, *rest), outline in rows])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files (id, path, language, size, mtime_ns, digest, package, "
+                "outline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(fid, _path_to_db(path), *rest, outline) for (fid, path, *rest), outline in rows],
+            )
 
     def touch(self, items: Iterable[tuple[int, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content hash did not change: (fid, size, mtime_ns)."""
         self.flush()
         with self._transaction():
-            self.db.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?",
-                                [(size, mtime, fid) for fid, size, mtime in items])
+            self.db.executemany(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?",
+                [(size, mtime, fid) for fid, size, mtime in items],
+            )
 
     def delete(self, fids: Iterable[int]) -> None:
         self.flush()
@@ -257,8 +268,13 @@ class IndexStore:
 
     def save_symtab(self, base: Base) -> None:
         """Snapshot the symbol table; valid until the next file write."""
-        blobs = (base.names.encode(), base.offsets.tobytes(), base.fids.tobytes(), base.lines.tobytes(),
-                 base.colkinds.tobytes())
+        blobs = (
+            base.names.encode(),
+            base.offsets.tobytes(),
+            base.fids.tobytes(),
+            base.lines.tobytes(),
+            base.colkinds.tobytes(),
+        )
         self.flush()
         with self._transaction():
             self.db.execute("INSERT OR REPLACE INTO symtab VALUES (1, ?, ?, ?, ?, ?)", blobs)
@@ -276,8 +292,11 @@ class IndexStore:
         it may run in a thread while the loop keeps using this store."""
         db = sqlite3.connect(self.path) if self.path != ":memory:" else self.db
         try:
-            entries = [(name, fid, line, ck) for fid, blob in db.execute("SELECT id, outline FROM files")
-                       for name, line, ck in symbols(bytes(blob))]
+            entries = [
+                (name, fid, line, ck)
+                for fid, blob in db.execute("SELECT id, outline FROM files")
+                for name, line, ck in symbols(bytes(blob))
+            ]
         finally:
             if db is not self.db:
                 db.close()

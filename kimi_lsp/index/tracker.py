@@ -64,8 +64,14 @@ class IndexTracker:
         if self._state.documents.open(uri, text, version, language_id) is not None:
             self._schedule_open_refresh(uri)
 
-    def did_change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None,
-                   encoding: str = "utf-16") -> None:
+    def did_change(
+        self,
+        uri: str,
+        new_text: str,
+        changes: Sequence[object] = (),
+        version: int | None = None,
+        encoding: str = "utf-16",
+    ) -> None:
         """Incremental reparse now; the document's symbols reach the workspace table after a debounce."""
         self._state.documents.change(uri, new_text, changes, version, encoding)
         self._schedule_open_refresh(uri)
@@ -158,8 +164,10 @@ class IndexTracker:
         # under a new directory: what its walk did not find is gone, or ignored now; under a vanished one: all
         merger = self._builder.merger
         merger.remove(gone + [r for r in self._records_under(new_dirs + vanished) if r.path not in walked])
-        jobs = [((path, record.digest if (record := state.files.get(path)) is not None else None), size)
-                for path, size in sizes.items()]
+        jobs = [
+            ((path, record.digest if (record := state.files.get(path)) is not None else None), size)
+            for path, size in sizes.items()
+        ]
         await merger.run_and_merge(listed(Batches.cut(jobs)), None, Tally(len(jobs), walking=False))
 
     async def _walk_dirs(self, directories: list[str]) -> list[FoundFile]:

@@ -92,8 +92,9 @@ class _Handler(FileSystemEventHandler):
 class FileWatcher:
     """Watches roots recursively; each event, a file's or a directory's, is passed to `sink(event)` on the loop."""
 
-    def __init__(self, roots: Sequence[str], loop: asyncio.AbstractEventLoop,
-                 sink: Callable[[FileEvent], None]) -> None:
+    def __init__(
+        self, roots: Sequence[str], loop: asyncio.AbstractEventLoop, sink: Callable[[FileEvent], None]
+    ) -> None:
         self._observer = Observer()
         handler = _Handler(loop, sink)
         for root in roots:
@@ -109,8 +110,11 @@ class FileWatcher:
         try:
             self._observer.start()
         except OSError as exc:
-            log.warning("cannot watch the workspace for changes made outside the editor (%s); they are picked "
-                        "up at the next start or by the kimi.reindex command", exc)
+            log.warning(
+                "cannot watch the workspace for changes made outside the editor (%s); they are picked "
+                "up at the next start or by the kimi.reindex command",
+                exc,
+            )
             self.stop()
             return False
         return True

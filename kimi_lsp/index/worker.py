@@ -47,8 +47,9 @@ def digest_of(data: bytes) -> bytes:
 
 
 def symbols_of(outline: Outline) -> Symbols:
-    return tuple((d.name, d.name_span.start_line, d.name_span.start_col, KIND_CODE[d.kind])
-                 for d in outline.definitions)
+    return tuple(
+        (d.name, d.name_span.start_line, d.name_span.start_col, KIND_CODE[d.kind]) for d in outline.definitions
+    )
 
 
 def packed_symbols_of(raw: RawOutline) -> PackedSymbols:
@@ -82,8 +83,9 @@ def index_file(path: str, known_digest: bytes | None, max_bytes: int) -> FileRes
         raw = raw_outline_of_source(spec, data)
     except Exception as exc:  # a bug in an extractor costs this one file, not the batch it is in
         return FileResult(path, "failed", 0, 0, b"", spec.name, "", b"", (), f"{type(exc).__name__}: {exc}")
-    return FileResult(path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, raw[1], encode_raw(raw),
-                      packed_symbols_of(raw))
+    return FileResult(
+        path, "indexed", st.st_size, st.st_mtime_ns, digest, spec.name, raw[1], encode_raw(raw), packed_symbols_of(raw)
+    )
 
 
 def read_capped(fd: int, size: int, max_bytes: int) -> bytes | None:

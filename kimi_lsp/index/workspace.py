@@ -31,8 +31,9 @@ __all__ = ["IndexSettings", "ProgressCallback", "WorkspaceIndex"]
 
 
 class WorkspaceIndex:
-    def __init__(self, roots: Sequence[str | Path], settings: IndexSettings | None = None, *,
-                 seed: str | None = None) -> None:
+    def __init__(
+        self, roots: Sequence[str | Path], settings: IndexSettings | None = None, *, seed: str | None = None
+    ) -> None:
         """seed: the cache file of another set of folders (the workspace before a folder was added or removed):
         a new cache takes the rows of this set's files from it, so they start warm."""
         self._state = IndexState.of(roots, settings or IndexSettings())
@@ -118,8 +119,11 @@ class WorkspaceIndex:
         """New exclude globs / size cap from the settings; re-walks only if they changed. A change that comes
         during the first index is applied by `start()`, which walks again before it reports ready."""
         state = self._state
-        new = replace(state.settings, exclude=tuple(exclude),
-                      max_file_bytes=max_file_bytes if max_file_bytes is not None else state.settings.max_file_bytes)
+        new = replace(
+            state.settings,
+            exclude=tuple(exclude),
+            max_file_bytes=max_file_bytes if max_file_bytes is not None else state.settings.max_file_bytes,
+        )
         if new != state.settings:
             state.settings = new
             state.rules = state.new_rules()  # for the next walk; start() redoes one that is running now
@@ -180,8 +184,14 @@ class WorkspaceIndex:
         """Parse a newly opened document; its symbols reach the workspace table after a debounce."""
         self._tracker.did_open(uri, text, version, language_id)
 
-    def did_change(self, uri: str, new_text: str, changes: Sequence[object] = (), version: int | None = None,
-                   encoding: str = "utf-16") -> None:
+    def did_change(
+        self,
+        uri: str,
+        new_text: str,
+        changes: Sequence[object] = (),
+        version: int | None = None,
+        encoding: str = "utf-16",
+    ) -> None:
         """Incremental reparse now; the document's symbols reach the workspace table after a debounce."""
         self._tracker.did_change(uri, new_text, changes, version, encoding)
 

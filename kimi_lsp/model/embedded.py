@@ -62,8 +62,12 @@ class EmbeddedEngine:
             raise EmbeddedError(f"embedded engine unavailable: {reason}; set engine.url to use a remote engine")
         from kimi_engine.launch import EngineConfig, EngineError, EngineProcess, free_port
 
-        config = EngineConfig(port=free_port(), python=sys.executable, log_file=str(log_dir() / "engine.log"),
-                              startup_timeout=STARTUP_TIMEOUT_S)
+        config = EngineConfig(
+            port=free_port(),
+            python=sys.executable,
+            log_file=str(log_dir() / "engine.log"),
+            startup_timeout=STARTUP_TIMEOUT_S,
+        )
         self._process = EngineProcess(config, die_with_parent=True)
         self._process.start()
         try:

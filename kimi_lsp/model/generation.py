@@ -86,7 +86,9 @@ class Generator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, request: GenerateRequest, debounce_s: float, stop_at: Callable[[str], int | None]) -> Generation:
+    async def _run(
+        self, request: GenerateRequest, debounce_s: float, stop_at: Callable[[str], int | None]
+    ) -> Generation:
         if debounce_s > 0:
             await asyncio.sleep(debounce_s)  # cancelled here = never reached the engine
         started = time.perf_counter()

@@ -64,8 +64,12 @@ class EngineStatus:
     message: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {"engine": self.engine, "latencyMs": self.latency_ms, "cacheRatio": self.cache_ratio,
-                "message": self.message}
+        return {
+            "engine": self.engine,
+            "latencyMs": self.latency_ms,
+            "cacheRatio": self.cache_ratio,
+            "message": self.message,
+        }
 
 
 class ProgressReporter(Protocol):
@@ -141,8 +145,10 @@ class EngineHost:
             self.off(str(error))
             self._client.tell(str(error), "error")
             return
-        self.attach(SGLangEngine(embedded.base_url, None, timeout_s),
-                    f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)")
+        self.attach(
+            SGLangEngine(embedded.base_url, None, timeout_s),
+            f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)",
+        )
 
     async def stop(self) -> None:
         """Stop using the engine: cancel a boot, end generations in flight; an embedded engine's processes stop
@@ -191,8 +197,14 @@ class EngineHost:
         """A generation finished: the engine is up; remember latency and cache ratio."""
         self._retry_s = FIRST_RETRY_S
         ratio = result.cached_tokens / result.prompt_tokens if result.prompt_tokens else None
-        self._set(EngineStatus("ready", round(result.latency_ms, 1), ratio, self.status.message
-                               if self.status.engine == "ready" else "engine is back"))
+        self._set(
+            EngineStatus(
+                "ready",
+                round(result.latency_ms, 1),
+                ratio,
+                self.status.message if self.status.engine == "ready" else "engine is back",
+            )
+        )
 
     def failed(self, error: EngineError) -> None:
         """A request failed: tell the user once per transition to down; no request before the backoff ends."""
@@ -201,8 +213,11 @@ class EngineHost:
         was_down = self.status.engine == "down"
         self._set(replace(self.status, engine="down", message=str(error)))
         if not was_down:
-            self._client.tell(f"{error}. Suggestions are off until it answers (retrying with backoff); index "
-                              "features keep working. Check that the engine runs, or set engine.url.", "warning")
+            self._client.tell(
+                f"{error}. Suggestions are off until it answers (retrying with backoff); index "
+                "features keep working. Check that the engine runs, or set engine.url.",
+                "warning",
+            )
 
     def _set(self, status: EngineStatus) -> None:
         changed = status != self.status

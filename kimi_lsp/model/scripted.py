@@ -30,8 +30,13 @@ class ScriptedResponse:
 
 
 class ScriptedEngine:
-    def __init__(self, responses: tuple[ScriptedResponse, ...], default: str = "", record: Path | None = None,
-                 chunk_chars: int = 8) -> None:
+    def __init__(
+        self,
+        responses: tuple[ScriptedResponse, ...],
+        default: str = "",
+        record: Path | None = None,
+        chunk_chars: int = 8,
+    ) -> None:
         self.responses = responses
         self.default = default
         self.record = record
@@ -43,8 +48,9 @@ class ScriptedEngine:
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             responses = tuple(
-                ScriptedResponse(str(r.get("contains", "")), str(r["text"]), float(r.get("delay_ms", 0)),
-                                 str(r.get("ends_with", "")))
+                ScriptedResponse(
+                    str(r.get("contains", "")), str(r["text"]), float(r.get("delay_ms", 0)), str(r.get("ends_with", ""))
+                )
                 for r in data.get("responses", [])
             )
             record = Path(data["record"]) if data.get("record") else None

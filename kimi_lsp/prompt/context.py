@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import healing
 from ..snapshot import DocumentSnapshot
+from . import healing
 from .templates import Snippet, Template
 
 PREFIX_ALIGN_LINES = 32

@@ -36,7 +36,7 @@ def heal(prefix: str) -> Healed:
 
 def unheal(generated: str, tail: str) -> str | None:
     """The completion at the cursor: `generated` without the tail. None if it does not start with the tail."""
-    return generated[len(tail):] if generated.startswith(tail) else None
+    return generated[len(tail) :] if generated.startswith(tail) else None
 
 
 def diverged(generated: str, tail: str) -> bool:

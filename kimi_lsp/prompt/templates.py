@@ -40,6 +40,7 @@ def _files(file_sep: str, snippets: tuple[Snippet, ...]) -> str:
 
 def _fim(prefix_tok: str, suffix_tok: str, middle_tok: str, file_sep: str) -> Render:
     """Prefix-suffix-middle, as these models were trained."""
+
     def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
         return f"{_files(file_sep, snippets)}{prefix_tok}{prefix}{suffix_tok}{suffix}{middle_tok}"
 
@@ -49,6 +50,7 @@ def _fim(prefix_tok: str, suffix_tok: str, middle_tok: str, file_sep: str) -> Re
 def _left_to_right(file_sep: str) -> Render:
     """The snippets, then the file's own header and its text up to the cursor: no suffix (the model continues
     the text)."""
+
     def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
         header = f"{file_sep}{path}\n" if path else ""
         return _files(file_sep, snippets) + header + prefix
@@ -76,7 +78,10 @@ TEMPLATES: dict[str, Template] = {
     # Left to right: on held-out code our tiny model completes a line better from the prefix alone than from
     # either FIM order (docs/engine.md).
     "kimi-tiny": Template(
-        "kimi-tiny", _left_to_right("<|file_sep|>"), ("<|endoftext|>", "<|file_sep|>"), left_to_right=True,
+        "kimi-tiny",
+        _left_to_right("<|file_sep|>"),
+        ("<|endoftext|>", "<|file_sep|>"),
+        left_to_right=True,
     ),
     # the same model with the FIM tokens it was trained on (it sees the suffix; it completes worse)
     "kimi-tiny-fim": Template(

@@ -2,6 +2,7 @@
 command line with a scripted (deterministic) engine, a small workspace, and process-group cleanup.
 
 A client that is missing FAILS the test; KIMI_LSP_ALLOW_SKIP_EDITORS=1 turns that into a skip."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ HELIX = SID_ROOT / "bin" / "hx"
 LSP4J = CACHE / "lsp4j-0.24.0"
 NEOVIM_PLUGIN = REPO / "editors" / "neovim"
 
-SAMPLE = '''\
+SAMPLE = """\
 def add(a, b):
     return a + b
 
@@ -43,7 +44,7 @@ def greet(name):
 
 def broken(x:
     return x
-'''
+"""
 BROKEN_LINE = "def broken(x:"
 FIXED_LINE = "def broken(x):"
 FIX_HOLE = 'return "hello " + name\n\n'
@@ -156,8 +157,9 @@ def processes() -> Iterator[Processes]:
         procs.stop_all()
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float = 30.0, what: str = "condition",
-             interval_s: float = 0.1) -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout_s: float = 30.0, what: str = "condition", interval_s: float = 0.1
+) -> object:
     """Poll until predicate() is truthy; fail with `what` after timeout_s (a hang guard, not a timing assert)."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -1,5 +1,6 @@
 """Helix 25.01 with editors/helix/languages.toml (docs/editors.md), driven through tmux: the
 diagnostic, the quick fix from the code action menu (space a), the completion menu."""
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,10 @@ def test_helix(tmp_path: Path, workspace: Path, engine_json: Path, tmux: Tmux, a
     config.mkdir(parents=True)
     (config / "languages.toml").write_text(languages_toml(server_command(engine_json)))
     (config / "config.toml").write_text(CONFIG)
-    env = (f"HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'config'} XDG_CACHE_HOME={tmp_path / 'cache'} "
-           f"HELIX_RUNTIME={SID_ROOT / 'usr/lib/hx/runtime'}")
+    env = (
+        f"HOME={tmp_path} XDG_CONFIG_HOME={tmp_path / 'config'} XDG_CACHE_HOME={tmp_path / 'cache'} "
+        f"HELIX_RUNTIME={SID_ROOT / 'usr/lib/hx/runtime'}"
+    )
     tmux("new-session", "-d", "-x", "120", "-y", "30", "-c", str(workspace), f"env {env} {HELIX} main.py")
 
     # The diagnostic, shown inline under the broken line.
@@ -95,6 +98,7 @@ def test_helix(tmp_path: Path, workspace: Path, engine_json: Path, tmux: Tmux, a
     tmux.keys("g", "e")
     tmux.keys("o")
     tmux.keys("greeting = gr", literal=True)
+
     def menu() -> str:
         screen = tmux.screen()
         return screen if "greet " in screen.split("greeting = gr", 1)[-1] else ""

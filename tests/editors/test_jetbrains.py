@@ -1,6 +1,7 @@
 """The JetBrains template (editors/jetbrains/kimi-lsp) through Eclipse LSP4J 0.24, the library under
 JetBrains' LSP4IJ plugin: a small Java client (lsp4j/KimiLsp4jClient.java) starts the server with the
 template's initializationOptions and settings, and drives the features."""
+
 from __future__ import annotations
 
 import json
@@ -33,12 +34,21 @@ def test_lsp4j_client(tmp_path: Path, workspace: Path, engine_json: Path, proces
     require(Path(javac or "javac (JDK 17)"), Path(java or "java"), LSP4J / ".installed")
     classpath = ":".join(str(p) for p in sorted(LSP4J.glob("*.jar")))
     classes = tmp_path / "classes"
-    subprocess.run([javac, "-encoding", "UTF-8", "-d", str(classes), "-cp", classpath, str(CLIENT)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [javac, "-encoding", "UTF-8", "-d", str(classes), "-cp", classpath, str(CLIENT)], check=True, timeout=120
+    )
     proc = processes.start(
-        [java, "-cp", f"{classes}:{classpath}", "KimiLsp4jClient", str(workspace), str(TEMPLATE),
-         *server_command(engine_json)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            java,
+            "-cp",
+            f"{classes}:{classpath}",
+            "KimiLsp4jClient",
+            str(workspace),
+            str(TEMPLATE),
+            *server_command(engine_json),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         out, err = proc.communicate(timeout=90)

@@ -3,6 +3,7 @@
 (inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes; after
 `module.` the popup lists the members of a file that is not open, from the index; files written and deleted
 by other programs come and go (watchdog)."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,18 @@ try:
 except ImportError:  # a missing client fails the test (see conftest.require)
     pynvim = None
 
-from .conftest import (BROKEN_LINE, FIXED_LINE, NEOVIM_PLUGIN, NVIM_011, NVIM_012, SID_ROOT, Processes, require,
-                       server_command, wait_for)
+from .conftest import (
+    BROKEN_LINE,
+    FIXED_LINE,
+    NEOVIM_PLUGIN,
+    NVIM_011,
+    NVIM_012,
+    SID_ROOT,
+    Processes,
+    require,
+    server_command,
+    wait_for,
+)
 
 pytestmark = pytest.mark.editors
 
@@ -49,15 +60,23 @@ def nvim_for(processes: Processes, tmp_path: Path, workspace: Path, engine_json:
     def start(binary: Path):  # -> pynvim.Nvim
         require(binary)
         sock = tmp_path / f"nvim-{len(sessions)}.sock"
-        processes.start([str(binary), "--headless", "--clean", "--listen", str(sock)], cwd=workspace,
-                        env=nvim_env(binary), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        processes.start(
+            [str(binary), "--headless", "--clean", "--listen", str(sock)],
+            cwd=workspace,
+            env=nvim_env(binary),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         wait_for(sock.exists, 20, "nvim to listen")
         nvim = pynvim.attach("socket", path=str(sock))
         sessions.append(nvim)
         nvim.exec_lua(SETUP_LUA, str(NEOVIM_PLUGIN), server_command(engine_json))
         nvim.command("edit main.py")
-        wait_for(lambda: nvim.exec_lua("return #vim.lsp.get_clients({bufnr = 0, name = 'kimi'})"), 30,
-                 "the kimi client to attach")
+        wait_for(
+            lambda: nvim.exec_lua("return #vim.lsp.get_clients({bufnr = 0, name = 'kimi'})"),
+            30,
+            "the kimi client to attach",
+        )
         return nvim
 
     yield start
@@ -95,8 +114,9 @@ def test_neovim_011_completion_diagnostics_code_action(nvim_for) -> None:
     nvim.current.buffer.append("")
     nvim.input("GA")
     nvim.input("total = gr")
-    wait_for(lambda: nvim.eval("mode()") == "i" and line(nvim, len(nvim.current.buffer)) == "total = gr", 10,
-             "typed text")
+    wait_for(
+        lambda: nvim.eval("mode()") == "i" and line(nvim, len(nvim.current.buffer)) == "total = gr", 10, "typed text"
+    )
     wait_for(lambda: nvim.eval("pumvisible()"), 30, "the completion popup")
     words = [item["word"] for item in nvim.eval("complete_info(['items']).items")]
     assert "greet" in words
@@ -183,8 +203,11 @@ def test_neovim_workspace_folders(nvim_for, tmp_path: Path) -> None:
     found = wait_for(lambda: symbols("far_away_helper"), 30, "the added folder's symbols")
     assert found == [(other / "helpers.py").as_uri()]
     assert symbols("greet"), "the kept folder is still indexed"
-    outline = nvim.exec_lua(REQUEST_LUA, "textDocument/documentSymbol",
-                            {"textDocument": {"uri": nvim.exec_lua("return vim.uri_from_bufnr(0)")}})
+    outline = nvim.exec_lua(
+        REQUEST_LUA,
+        "textDocument/documentSymbol",
+        {"textDocument": {"uri": nvim.exec_lua("return vim.uri_from_bufnr(0)")}},
+    )
     assert "only_in_buffer" in [s["name"] for s in outline], "the open buffer's text moved to the new index"
 
     progress = nvim.exec_lua("return _G.kimi_progress")  # the first index may end after the autocmd
@@ -200,8 +223,9 @@ def test_neovim_workspace_folders(nvim_for, tmp_path: Path) -> None:
 
 def test_neovim_module_members_from_the_index(nvim_for, workspace: Path) -> None:
     """After `util.` the completion popup lists the members of util.py, which is not open: from the index."""
-    (workspace / "util.py").write_text('"""Helpers."""\n\n\ndef helper_one():\n    pass\n\n\nclass HelperTwo:\n'
-                                       '    def method(self):\n        pass\n')
+    (workspace / "util.py").write_text(
+        '"""Helpers."""\n\n\ndef helper_one():\n    pass\n\n\nclass HelperTwo:\n    def method(self):\n        pass\n'
+    )
     nvim = nvim_for(NVIM_011)
     wait_for(lambda: nvim.exec_lua(REQUEST_LUA, "workspace/symbol", {"query": "helper_one"}), 30, "the index")
     nvim.command("normal! ggOimport util")

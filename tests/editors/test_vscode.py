@@ -4,6 +4,7 @@ squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows
 file's symbols (Ctrl+Shift+O) and, in workspace symbols (Ctrl+T), a file written by another program, gone
 once that program deletes its folder.
 Screenshots land in artifacts/editors/<test>/."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (CHROMIUM, CODE_SERVER, FIXED_LINE, NODE24, PLAYWRIGHT, VSIX, Processes, require,
-                       server_command, wait_for)
+from .conftest import (
+    CHROMIUM,
+    CODE_SERVER,
+    FIXED_LINE,
+    NODE24,
+    PLAYWRIGHT,
+    VSIX,
+    Processes,
+    require,
+    server_command,
+    wait_for,
+)
 
 pytestmark = pytest.mark.editors
 
@@ -59,8 +70,9 @@ def healthy(url: str) -> bool:
         return False
 
 
-def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path,
-                          processes: Processes) -> None:
+def test_vscode_extension(
+    tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path, processes: Processes
+) -> None:
     require(NODE24, CODE_SERVER, PLAYWRIGHT / "playwright-core", VSIX, CHROMIUM)
     home, data, extensions = tmp_path / "home", tmp_path / "data", tmp_path / "extensions"
     for folder in (home, data / "User", data / "Machine", extensions):
@@ -69,24 +81,53 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     # User settings, and the same in the remote machine's settings (where VS Code reads machine-scoped ones).
     (data / "User" / "settings.json").write_text(settings)
     (data / "Machine" / "settings.json").write_text(settings)
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "XDG_DATA_HOME": str(home / ".local" / "share")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+    }
     base = [str(NODE24), str(CODE_SERVER), "--user-data-dir", str(data), "--extensions-dir", str(extensions)]
-    subprocess.run([*base, "--install-extension", str(VSIX)], env=env, check=True, timeout=120,
-                   stdout=subprocess.DEVNULL, start_new_session=True)
+    subprocess.run(
+        [*base, "--install-extension", str(VSIX)],
+        env=env,
+        check=True,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (artifacts / "code-server.log").open("wb")
-    processes.start([*base, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
-                     "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
-                     "--ignore-last-opened", str(workspace)],
-                    env=env, cwd=workspace, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    processes.start(
+        [
+            *base,
+            "--auth",
+            "none",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            "--ignore-last-opened",
+            str(workspace),
+        ],
+        env=env,
+        cwd=workspace,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     wait_for(lambda: healthy(url), 60, "code-server to listen")
 
-    driver = processes.start([str(NODE24), str(DRIVER), url, str(workspace), str(artifacts)],
-                             env={**env, "NODE_PATH": str(PLAYWRIGHT)}, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    driver = processes.start(
+        [str(NODE24), str(DRIVER), url, str(workspace), str(artifacts)],
+        env={**env, "NODE_PATH": str(PLAYWRIGHT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = driver.communicate(timeout=180)
     except subprocess.TimeoutExpired:
@@ -94,8 +135,9 @@ def test_vscode_extension(tmp_path: Path, workspace: Path, engine_json: Path, ar
     text = out.decode()
     (artifacts / "driver.log").write_text(text + err.decode())
     assert driver.returncode == 0, text + err.decode()[-4000:]
-    steps = {line.split(" ", 2)[1]: json.loads(line.split(" ", 2)[2])
-             for line in text.splitlines() if line.startswith("OK ")}
+    steps = {
+        line.split(" ", 2)[1]: json.loads(line.split(" ", 2)[2]) for line in text.splitlines() if line.startswith("OK ")
+    }
     assert "kimi-lsp" in steps["diagnostic"]
     assert FIXED_LINE in steps["quickfix"]
     assert steps["inline"]["ghost"] == "(1, 2)"

@@ -4,6 +4,7 @@
 its base URL and stops the whole process group at the end. It skips only when sglang is not importable in the
 test interpreter (`engine/install.sh .venv` installs it; `make test` runs that first).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +12,6 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-
 from kimi_engine.launch import TINY_MODEL_DIR, EngineConfig, EngineProcess, free_port
 
 
@@ -22,8 +22,14 @@ def sglang_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (TINY_MODEL_DIR / "model.safetensors").is_file():
         pytest.fail(f"tiny model weights missing at {TINY_MODEL_DIR} (git lfs? partial checkout?)")
     log = tmp_path_factory.mktemp("engine") / "sglang.log"
-    cfg = EngineConfig(profile="cpu-tiny", host="127.0.0.1", port=free_port(), python=sys.executable,
-                       log_file=str(log), startup_timeout=600)
+    cfg = EngineConfig(
+        profile="cpu-tiny",
+        host="127.0.0.1",
+        port=free_port(),
+        python=sys.executable,
+        log_file=str(log),
+        startup_timeout=600,
+    )
     engine = EngineProcess(cfg)
     engine.start()
     try:

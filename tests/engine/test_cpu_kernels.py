@@ -1,11 +1,11 @@
 """engine/cpu/sgl_kernel: the pure-torch stand-in matches the triton kernel's contract (torch only)."""
+
 from __future__ import annotations
 
 import importlib.util
 from types import ModuleType
 
 import pytest
-
 from kimi_engine.launch import CPU_KERNEL_DIR
 
 torch = pytest.importorskip("torch")
@@ -13,8 +13,9 @@ torch = pytest.importorskip("torch")
 
 def _load() -> ModuleType:
     # Loaded under a private name: engine/cpu must not go on this process's sys.path.
-    spec = importlib.util.spec_from_file_location("kimi_sgl_kernel_under_test",
-                                                  CPU_KERNEL_DIR / "sgl_kernel" / "__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        "kimi_sgl_kernel_under_test", CPU_KERNEL_DIR / "sgl_kernel" / "__init__.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from typing import Any
 
 import psutil
@@ -69,11 +68,20 @@ async def test_embedded_engine_boots_serves_and_stops_with_the_server() -> None:
         assert kinds[0] == ("begin", "Starting the Kimi engine") and kinds[-1][0] == "end", kinds
         engine = server.children(recursive=True)
         assert any("sglang" in " ".join(p.cmdline()) for p in engine)
-        client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(
-            uri="file:///demo/a.py", language_id="python", version=1, text="def add(a, b):\n    ")))
-        await client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri="file:///demo/a.py"), position=lsp.Position(line=1, character=4),
-            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
+        client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                lsp.TextDocumentItem(
+                    uri="file:///demo/a.py", language_id="python", version=1, text="def add(a, b):\n    "
+                )
+            )
+        )
+        await client.text_document_inline_completion_async(
+            lsp.InlineCompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri="file:///demo/a.py"),
+                position=lsp.Position(line=1, character=4),
+                context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+            )
+        )
         served = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
         assert served["engine"] == "ready" and served["latencyMs"] is not None
     finally:
@@ -100,8 +108,9 @@ async def test_a_quit_that_sends_exit_without_waiting_for_shutdown_is_clean(tmp_
     log = tmp_path / "server.log"
     client = Client()
     await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", "embedded", "--log-file", str(log))
-    await client.initialize_async(lsp.InitializeParams(capabilities=lsp.ClientCapabilities(),
-                                                       initialization_options={"debounceMs": 0}))
+    await client.initialize_async(
+        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"debounceMs": 0})
+    )
     client.initialized(lsp.InitializedParams())
     server = psutil.Process(client._server.pid)  # type: ignore[union-attr]
     try:

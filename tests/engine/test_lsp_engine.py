@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 from tests.lsp.conftest import Session, start_session
 
 pytestmark = pytest.mark.engine
@@ -25,7 +25,8 @@ CODE = "".join(f"def helper_{i}(value):\n    return value * {i} + {i * 7}\n\n\n"
 
 def _inline(uri: str, line: int, character: int) -> lsp.InlineCompletionParams:
     return lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=character),
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=lsp.Position(line=line, character=character),
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
     )
 
@@ -49,15 +50,20 @@ def _slow_down(base_url: str, seconds_per_forward: float | None) -> None:
 
 def _type(session: Session, uri: str, version: int, line: int, character: int, text: str) -> None:
     at = lsp.Position(line=line, character=character)
-    session.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[lsp.TextDocumentContentChangePartial(range=lsp.Range(start=at, end=at), text=text)]))
+    session.client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[lsp.TextDocumentContentChangePartial(range=lsp.Range(start=at, end=at), text=text)],
+        )
+    )
 
 
 async def test_completion_through_the_lsp_and_cache_reuse_on_the_next_keystroke(
-        sglang_engine: str, tmp_path: Path) -> None:
-    client, session = await start_session(tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}},
-                                          engine=sglang_engine)
+    sglang_engine: str, tmp_path: Path
+) -> None:
+    client, session = await start_session(
+        tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}}, engine=sglang_engine
+    )
     try:
         text = CODE + "def helper_30(value):\n    return value * 3"
         uri = session.open("helpers.py", text)
@@ -85,8 +91,11 @@ async def test_cancel_aborts_the_request_in_the_engine(sglang_engine: str, tmp_p
         uri = session.open("long.py", CODE * 2)
         aborted = _metric(sglang_engine, "sglang:num_aborted_requests_total")
         _slow_down(sglang_engine, 0.5)
-        pending = asyncio.ensure_future(client.protocol.send_request_async(
-            lsp.TEXT_DOCUMENT_INLINE_COMPLETION, _inline(uri, (CODE * 2).count("\n"), 0), msg_id=777))
+        pending = asyncio.ensure_future(
+            client.protocol.send_request_async(
+                lsp.TEXT_DOCUMENT_INLINE_COMPLETION, _inline(uri, (CODE * 2).count("\n"), 0), msg_id=777
+            )
+        )
         await asyncio.sleep(1.0)  # let the request reach the engine, which now needs seconds to answer
         client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=777))
         with pytest.raises(JsonRpcRequestCancelled):
@@ -109,8 +118,9 @@ async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path) -> None:
     engine.start()
     try:
         await asyncio.to_thread(engine.wait_ready)
-        client, session = await start_session(tmp_path, "visual-studio-code", {"model": {"maxTokens": 2000}},
-                                              engine=engine.base_url)
+        client, session = await start_session(
+            tmp_path, "visual-studio-code", {"model": {"maxTokens": 2000}}, engine=engine.base_url
+        )
         try:
             uri = session.open("long.py", CODE)
             line = CODE.count("\n")
@@ -122,8 +132,11 @@ async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path) -> None:
             assert await pending is None
             status = await _status(session)
             assert status["engine"] == "down"
-            completion = await client.text_document_completion_async(lsp.CompletionParams(
-                text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=0)))
+            completion = await client.text_document_completion_async(
+                lsp.CompletionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=0)
+                )
+            )
             assert completion is not None and "helper_3" in [item.label for item in completion.items]
             engine = EngineProcess(config)
             engine.start()

@@ -1,7 +1,9 @@
 """The real SGLang server (cpu-tiny) speaks what kimi_lsp's engine client relies on:
 streaming /generate with meta_info, prefix caching (cached_tokens) and /abort_request."""
+
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,9 +14,11 @@ import pytest
 
 pytestmark = pytest.mark.engine
 
-FIM_PROMPT = ("<|fim_prefix|>def area(width, height):\n    \"\"\"Return the area of a rectangle.\"\"\"\n"
-              "    <|fim_suffix|>\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n"
-              "<|fim_middle|>")
+FIM_PROMPT = (
+    '<|fim_prefix|>def area(width, height):\n    """Return the area of a rectangle."""\n'
+    "    <|fim_suffix|>\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n"
+    "<|fim_middle|>"
+)
 
 
 def _stream(client: httpx.Client, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -45,7 +49,7 @@ def test_generate_streams_cumulative_text_and_meta_info(client: httpx.Client) ->
     chunks = list(_stream(client, {"text": FIM_PROMPT, "sampling_params": params, "rid": uuid.uuid4().hex}))
     assert chunks, "no SSE chunks"
     texts = [c["text"] for c in chunks]
-    assert texts[-1] and all(b.startswith(a) for a, b in zip(texts, texts[1:]))  # cumulative
+    assert texts[-1] and all(b.startswith(a) for a, b in itertools.pairwise(texts))  # cumulative
     meta = chunks[-1]["meta_info"]
     assert meta["prompt_tokens"] > 10
     assert meta["completion_tokens"] == 8

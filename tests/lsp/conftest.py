@@ -87,8 +87,13 @@ class Session:
         return uri
 
 
-async def start_session(tmp_path: Path, client_name: str, init_options: dict[str, Any] | None = None,
-                        engine: str | None = None, files: dict[str, str] | None = None) -> tuple[LanguageClient, Session]:
+async def start_session(
+    tmp_path: Path,
+    client_name: str,
+    init_options: dict[str, Any] | None = None,
+    engine: str | None = None,
+    files: dict[str, str] | None = None,
+) -> tuple[LanguageClient, Session]:
     """Start the server on a workspace holding `files` (relative path -> text)."""
     record = tmp_path / "engine-record.jsonl"
     script = tmp_path / "engine.json"

@@ -51,9 +51,15 @@ class FaultEngine:
                 if engine.mode == "http-500":
                     self._reply(500, b"internal error")
                     return
-                event = {"text": engine.text, "meta_info": {"finish_reason": {"type": "stop"},
-                                                            "prompt_tokens": 10, "cached_tokens": 0}}
-                line = b"data: {not json\n\n" if engine.mode == "garbage" else b"data: " + json.dumps(event).encode() + b"\n\n"
+                event = {
+                    "text": engine.text,
+                    "meta_info": {"finish_reason": {"type": "stop"}, "prompt_tokens": 10, "cached_tokens": 0},
+                }
+                line = (
+                    b"data: {not json\n\n"
+                    if engine.mode == "garbage"
+                    else b"data: " + json.dumps(event).encode() + b"\n\n"
+                )
                 self._reply(200, line + b"data: [DONE]\n\n", "text/event-stream")
 
             def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:

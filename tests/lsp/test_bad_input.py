@@ -15,7 +15,8 @@ from .conftest import Session, start_session
 
 def _inline(uri: str, line: int, character: int) -> lsp.InlineCompletionParams:
     return lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=character),
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=lsp.Position(line=line, character=character),
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
     )
 
@@ -43,8 +44,10 @@ async def test_impossible_positions(session: Session, line: int, character: int,
 async def test_unknown_document(session: Session) -> None:
     with pytest.raises(JsonRpcException, match="document not open"):
         await session.client.text_document_completion_async(
-            lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri="file:///nowhere/x.py"),
-                                 position=lsp.Position(line=0, character=0))
+            lsp.CompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri="file:///nowhere/x.py"),
+                position=lsp.Position(line=0, character=0),
+            )
         )
     await _still_serving(session)
 
@@ -52,7 +55,9 @@ async def test_unknown_document(session: Session) -> None:
 async def test_nul_bytes_and_lone_surrogates_in_a_document(session: Session) -> None:
     uri = session.open("odd.py", "x = '\x00'\ny = '\udcff'\nz = (\n")
     result = await session.client.text_document_completion_async(
-        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=5))
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=5)
+        )
     )
     assert result is not None
     await _still_serving(session)
@@ -93,7 +98,9 @@ async def test_engine_down_degrades_to_index_only(tmp_path: Path) -> None:
         status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
         assert status["engine"] == "down" and "unreachable" in status["message"]
         result = await client.text_document_completion_async(
-            lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=3, character=3))
+            lsp.CompletionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=3, character=3)
+            )
         )
         assert result is not None and [item.label for item in result.items] == ["helper"]
     finally:
@@ -103,11 +110,15 @@ async def test_engine_down_degrades_to_index_only(tmp_path: Path) -> None:
 
 async def test_an_untitled_buffer_is_served_without_a_file(session: Session) -> None:
     uri = "untitled:Untitled-1"
-    session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(
-        uri=uri, language_id="python", version=1, text="# case: add\ndef add(a, b):\n    \n")))
+    session.client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text="# case: add\ndef add(a, b):\n    \n")
+        )
+    )
     result = await session.client.text_document_inline_completion_async(_inline(uri, 2, 4))
     assert isinstance(result, lsp.InlineCompletionList) and result.items[0].insert_text == "return a + b"
     symbols = await session.client.text_document_document_symbol_async(
-        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
     assert symbols is not None and [s.name for s in symbols] == ["add"]
     await _still_serving(session)

@@ -15,7 +15,8 @@ SLOW = "# case: slow\ndef f():\n    \n"
 
 def _inline(uri: str) -> lsp.InlineCompletionParams:
     return lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=4),
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=lsp.Position(line=2, character=4),
         context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
     )
 

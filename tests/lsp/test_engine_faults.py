@@ -22,8 +22,10 @@ def _free_port() -> int:
 
 def _inline(uri: str, line: int, character: int) -> lsp.InlineCompletionParams:
     return lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=character),
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        position=lsp.Position(line=line, character=character),
+        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+    )
 
 
 def _messages(client: Any) -> list[str]:
@@ -72,8 +74,11 @@ async def test_errors_and_garbage_from_the_engine_back_off_instead_of_asking_on_
                 assert len(engine.requests) == 1, mode  # the rest wait out the backoff
                 status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
                 assert status["engine"] == "down"
-                completions = await client.text_document_completion_async(lsp.CompletionParams(
-                    text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=3, character=3)))
+                completions = await client.text_document_completion_async(
+                    lsp.CompletionParams(
+                        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=3, character=3)
+                    )
+                )
                 assert completions is not None and [i.label for i in completions.items] == ["helper"]
                 await asyncio.sleep(1.1 if mode == "http-500" else 0)  # the first backoff: 1 s
         finally:

@@ -33,7 +33,8 @@ async def test_inline_completion_from_engine(session: Session) -> None:
     uri = session.open("add.py", ADD)
     result = await session.client.text_document_inline_completion_async(
         lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(2, 4),
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=_pos(2, 4),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
         )
     )
@@ -52,7 +53,8 @@ async def test_a_completion_that_leaves_the_cursor_block_is_not_shown(session: S
     uri = session.open("dedent.py", "# case: dedent\ndef f():\n    \n")
     result = await session.client.text_document_inline_completion_async(
         lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(2, 4),
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=_pos(2, 4),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
         )
     )
@@ -67,7 +69,8 @@ async def test_positions_follow_negotiated_encoding(session: Session) -> None:
     character = len(line.encode("utf-8")) if session.client_name == "neovim" else len(line.encode("utf-16-le")) // 2
     result = await session.client.text_document_inline_completion_async(
         lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(1, character),
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=_pos(1, character),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
         )
     )
@@ -112,8 +115,9 @@ async def test_syntax_diagnostics_follow_edits(session: Session) -> None:
     session.client.text_document_did_change(
         lsp.DidChangeTextDocumentParams(
             text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[lsp.TextDocumentContentChangePartial(
-                range=lsp.Range(start=_pos(3, 8), end=_pos(3, 8)), text=" 2)")],
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(range=lsp.Range(start=_pos(3, 8), end=_pos(3, 8)), text=" 2)")
+            ],
         )
     )
     assert await _diagnostics(session, uri) == []
@@ -128,7 +132,9 @@ async def test_pull_diagnostics_report_unchanged_by_result_id(session: Session) 
     )
     assert isinstance(first, lsp.RelatedFullDocumentDiagnosticReport) and len(first.items) == 1
     again = await session.client.text_document_diagnostic_async(
-        lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri), previous_result_id=first.result_id)
+        lsp.DocumentDiagnosticParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), previous_result_id=first.result_id
+        )
     )
     assert isinstance(again, lsp.RelatedUnchangedDocumentDiagnosticReport)
 
@@ -139,7 +145,8 @@ async def test_quick_fix_resolves_into_an_edit(session: Session) -> None:
     (diagnostic,) = await _diagnostics(session, uri)
     actions = await session.client.text_document_code_action_async(
         lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=diagnostic.range,
             context=lsp.CodeActionContext(diagnostics=[diagnostic]),
         )
     )
@@ -156,10 +163,12 @@ async def test_quick_fix_resolves_into_an_edit(session: Session) -> None:
 
 async def test_execute_command_status(session: Session) -> None:
     status = await session.client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="kimi.status", arguments=[]))  # editors send an empty list
+        lsp.ExecuteCommandParams(command="kimi.status", arguments=[])
+    )  # editors send an empty list
     assert status["engine"] == "ready"
     reindexed = await session.client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="kimi.reindex", arguments=[]))
+        lsp.ExecuteCommandParams(command="kimi.reindex", arguments=[])
+    )
     assert reindexed["documents"] == 0 and isinstance(reindexed["files"], int)
 
 
@@ -168,7 +177,8 @@ async def test_status_notification_tells_the_engine_state(session: Session) -> N
     uri = session.open("add.py", ADD)
     await session.client.text_document_inline_completion_async(
         lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=_pos(2, 4),
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=_pos(2, 4),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
         )
     )
@@ -177,4 +187,4 @@ async def test_status_notification_tells_the_engine_state(session: Session) -> N
             break
         await asyncio.sleep(0.02)
     latest = statuses[-1]
-    assert getattr(latest, "engine") == "ready" and getattr(latest, "latencyMs") is not None
+    assert latest.engine == "ready" and latest.latencyMs is not None

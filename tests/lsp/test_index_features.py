@@ -4,6 +4,7 @@ prompt, secrets kept from the model, changes on disk picked up, progress, settin
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from .conftest import CLIENTS, Session, start_session
 FILES = {
     "shop/__init__.py": "",
     "shop/money.py": 'class Money:\n    """Cents, never floats."""\n\n    def times(self, n: int) -> "Money":\n'
-                     '        return Money()\n\n\ndef parse_price(text: str) -> Money:\n    return Money()\n',
+    "        return Money()\n\n\ndef parse_price(text: str) -> Money:\n    return Money()\n",
     "shop/cart.py": "from shop import money\nfrom shop.money import Money\n\n\ndef total(lines):\n    # case: add\n    \n",
     ".env": "API_TOKEN=do-not-send\n",
 }
@@ -43,7 +44,8 @@ def _open_file(session: Session, name: str) -> str:
 async def test_document_symbols_are_the_outline(indexed: Session) -> None:
     uri = _open_file(indexed, "shop/money.py")
     result = await indexed.client.text_document_document_symbol_async(
-        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
     assert result is not None
     tree = {s.name: [c.name for c in s.children or []] for s in result if isinstance(s, lsp.DocumentSymbol)}
     assert tree == {"Money": ["times"], "parse_price": []}
@@ -60,7 +62,10 @@ async def test_workspace_symbols_find_definitions_in_closed_files(indexed: Sessi
 async def test_members_of_an_imported_module_complete_after_the_dot(indexed: Session) -> None:
     uri = indexed.open("shop/use.py", "from shop import money\n\nmoney.\n")
     result = await indexed.client.text_document_completion_async(
-        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=6)))
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=2, character=6)
+        )
+    )
     assert result is not None
     assert {"Money", "parse_price"} <= {item.label for item in result.items}
     assert "times" not in {item.label for item in result.items}  # a method is not a module member
@@ -68,14 +73,20 @@ async def test_members_of_an_imported_module_complete_after_the_dot(indexed: Ses
 
 async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -> None:
     uri = _open_file(indexed, "shop/cart.py")
-    result = await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=6, character=4),
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic)))
+    result = await indexed.client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=6, character=4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
+        )
+    )
     assert isinstance(result, lsp.InlineCompletionList)
     (request,) = indexed.records("request")
     head, _, this_file = request["prompt"].partition("<|file_sep|>shop/cart.py\n")
-    assert head == ('<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\n'
-                    "def parse_price(text: str) -> Money\n")
+    assert head == (
+        '<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\n'
+        "def parse_price(text: str) -> Money\n"
+    )
     assert this_file.startswith("from shop import money\n")
 
 
@@ -83,15 +94,26 @@ async def test_secret_files_are_never_sent_and_credentials_are_scrubbed(indexed:
     (indexed.root / "env_settings.py").symlink_to(indexed.root / ".env")  # a link: its target's name counts
     for name in (".env", "env_settings.py"):
         uri = _open_file(indexed, name)
-        assert await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=0),
-            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked))) is None
+        assert (
+            await indexed.client.text_document_inline_completion_async(
+                lsp.InlineCompletionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri),
+                    position=lsp.Position(line=1, character=0),
+                    context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+                )
+            )
+            is None
+        )
     assert indexed.records("request") == []
     key = "AKIA" + "ABCDEFGHIJKLMNOP"
     uri = indexed.open("settings.py", f'AWS_KEY = "{key}"\npassword = "hunter2hunter2"\n# case: add\ndef f():\n    \n')
-    await indexed.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=4, character=4),
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
+    await indexed.client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=4, character=4),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
+    )
     (request,) = indexed.records("request")
     assert key not in request["prompt"] and "hunter2hunter2" not in request["prompt"]
 
@@ -99,8 +121,13 @@ async def test_secret_files_are_never_sent_and_credentials_are_scrubbed(indexed:
 async def test_a_file_written_outside_the_editor_is_indexed(indexed: Session) -> None:
     (indexed.root / "shop" / "tax.py").write_text("def vat_rate(country):\n    return 0.2\n")
     if indexed.client_name == "visual-studio-code":  # VS Code watches files for the server
-        indexed.client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
-            lsp.FileEvent(uri=(indexed.root / "shop" / "tax.py").as_uri(), type=lsp.FileChangeType.Created)]))
+        indexed.client.workspace_did_change_watched_files(
+            lsp.DidChangeWatchedFilesParams(
+                changes=[
+                    lsp.FileEvent(uri=(indexed.root / "shop" / "tax.py").as_uri(), type=lsp.FileChangeType.Created)
+                ]
+            )
+        )
     for _ in range(500):
         result = await indexed.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="vat_rate"))
         if result:
@@ -112,8 +139,14 @@ async def test_a_file_written_outside_the_editor_is_indexed(indexed: Session) ->
 async def test_indexing_reports_work_done_progress(indexed: Session) -> None:
     reports = None
     for _ in range(250):  # the end follows the first answers by a moment
-        reports = next((r for r in indexed.client.progress_reports.values() if r
-                        and isinstance(r[0], lsp.WorkDoneProgressBegin) and r[0].title == "Indexing"), None)
+        reports = next(
+            (
+                r
+                for r in indexed.client.progress_reports.values()
+                if r and isinstance(r[0], lsp.WorkDoneProgressBegin) and r[0].title == "Indexing"
+            ),
+            None,
+        )
         if reports and isinstance(reports[-1], lsp.WorkDoneProgressEnd):
             break
         await asyncio.sleep(0.02)
@@ -121,17 +154,18 @@ async def test_indexing_reports_work_done_progress(indexed: Session) -> None:
     steps = [r for r in reports if isinstance(r, lsp.WorkDoneProgressReport)]
     assert steps and all(re.fullmatch(r"Indexing [\d,]+/[\d,]+\+?", s.message or "") for s in steps)
     assert steps[-1].message == "Indexing 3/3" and steps[-1].percentage == 100  # .env is never indexed
-    assert all(a != b for a, b in zip(steps, steps[1:]))  # no step repeats the one before
+    assert all(a != b for a, b in itertools.pairwise(steps))  # no step repeats the one before
     percentages = [s.percentage for s in steps if s.percentage is not None]
     assert percentages == sorted(percentages)  # never falls back
     assert all(s.percentage is None for s in steps if (s.message or "").endswith("+"))
 
 
 @pytest.mark.parametrize("client_name", CLIENTS)
-async def test_exclude_globs_sent_during_the_first_index_apply_once_it_is_done(tmp_path: Path,
-                                                                               client_name: str) -> None:
+async def test_exclude_globs_sent_during_the_first_index_apply_once_it_is_done(
+    tmp_path: Path, client_name: str
+) -> None:
     files = {**FILES, **{f"vendor/lib{i}.py": f"def vendored_{i}():\n    pass\n" for i in range(40)}}
-    client, session = await start_session(tmp_path, client_name, files=files)
+    client, _session = await start_session(tmp_path, client_name, files=files)
     settings = {"kimi": {"exclude": ["vendor/"]}}
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
     found: list[str] = ["not yet"]
@@ -152,15 +186,17 @@ async def _symbol_paths(session: Session, query: str) -> list[str]:
     return [s.location.uri for s in result or [] if isinstance(s.location, lsp.Location)]
 
 
-async def test_a_folder_added_to_the_workspace_is_indexed_and_a_removed_one_forgotten(indexed: Session,
-                                                                                    tmp_path: Path) -> None:
+async def test_a_folder_added_to_the_workspace_is_indexed_and_a_removed_one_forgotten(
+    indexed: Session, tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "extra.py").write_text("def from_other_folder():\n    pass\n")
     uri = _open_file(indexed, "shop/money.py")
     folder = lsp.WorkspaceFolder(uri=other.as_uri(), name="other")
-    indexed.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
-        event=lsp.WorkspaceFoldersChangeEvent(added=[folder], removed=[])))
+    indexed.client.workspace_did_change_workspace_folders(
+        lsp.DidChangeWorkspaceFoldersParams(event=lsp.WorkspaceFoldersChangeEvent(added=[folder], removed=[]))
+    )
     for _ in range(500):  # a new index for the new set of folders: the old one answers until it has loaded
         assert await _symbol_paths(indexed, "parse_price"), "the kept folder answers all along"
         if await _symbol_paths(indexed, "from_other_folder"):
@@ -169,10 +205,12 @@ async def test_a_folder_added_to_the_workspace_is_indexed_and_a_removed_one_forg
     assert await _symbol_paths(indexed, "from_other_folder") == [(other / "extra.py").as_uri()]
     assert await _symbol_paths(indexed, "parse_price")  # the first folder is still there
     symbols = await indexed.client.text_document_document_symbol_async(
-        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
     assert symbols and {s.name for s in symbols} == {"Money", "parse_price"}  # the open document moved over
-    indexed.client.workspace_did_change_workspace_folders(lsp.DidChangeWorkspaceFoldersParams(
-        event=lsp.WorkspaceFoldersChangeEvent(added=[], removed=[folder])))
+    indexed.client.workspace_did_change_workspace_folders(
+        lsp.DidChangeWorkspaceFoldersParams(event=lsp.WorkspaceFoldersChangeEvent(added=[], removed=[folder]))
+    )
     for _ in range(500):
         assert await _symbol_paths(indexed, "parse_price"), "the kept folder answers all along"
         if not await _symbol_paths(indexed, "from_other_folder"):

@@ -22,7 +22,9 @@ class RawServer:
     def __init__(self, stderr: int = subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kimi_lsp", "--engine", "none"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
         )
 
     def send_bytes(self, body: bytes) -> None:
@@ -50,7 +52,9 @@ class RawServer:
 
     def initialize(self, root: Path | None = None) -> None:
         root_uri = root.as_uri() if root is not None else None
-        self.send({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": root_uri, "capabilities": {}}})
+        self.send(
+            {"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": root_uri, "capabilities": {}}}
+        )
         assert "capabilities" in self.response(1)["result"]
         self.send({"method": "initialized", "params": {}})
 
@@ -67,13 +71,18 @@ def raw() -> Any:
 
 
 def _completion(msg_id: int, uri: str, line: int, character: int) -> dict[str, Any]:
-    return {"id": msg_id, "method": "textDocument/completion",
-            "params": {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}}
+    return {
+        "id": msg_id,
+        "method": "textDocument/completion",
+        "params": {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}},
+    }
 
 
 def _open(uri: str, text: str) -> dict[str, Any]:
-    return {"method": "textDocument/didOpen",
-            "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}}
+    return {
+        "method": "textDocument/didOpen",
+        "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
+    }
 
 
 def test_request_before_initialize_is_an_error(raw: RawServer) -> None:

@@ -40,9 +40,13 @@ async def _ask_every_path(session: Session, name: str) -> lsp.CodeAction | None:
     uri = session.open(name, (session.root / name).read_text())
     document = lsp.TextDocumentIdentifier(uri=uri)
     end = lsp.Position(line=1, character=0)
-    await session.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
-        text_document=document, position=end,
-        context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
+    await session.client.text_document_inline_completion_async(
+        lsp.InlineCompletionParams(
+            text_document=document,
+            position=end,
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
+    )
     await session.client.text_document_completion_async(lsp.CompletionParams(text_document=document, position=end))
     diagnostics: list[lsp.Diagnostic] = []
     for _ in range(200):
@@ -51,8 +55,11 @@ async def _ask_every_path(session: Session, name: str) -> lsp.CodeAction | None:
             break
         await asyncio.sleep(0.02)
     assert diagnostics, f"{name}: no syntax error reported"
-    actions = await session.client.text_document_code_action_async(lsp.CodeActionParams(
-        text_document=document, range=diagnostics[0].range, context=lsp.CodeActionContext(diagnostics=diagnostics)))
+    actions = await session.client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=document, range=diagnostics[0].range, context=lsp.CodeActionContext(diagnostics=diagnostics)
+        )
+    )
     assert actions, f"{name}: no quick fix offered"
     action = actions[0]
     assert isinstance(action, lsp.CodeAction)
@@ -62,7 +69,8 @@ async def _ask_every_path(session: Session, name: str) -> lsp.CodeAction | None:
 async def _diagnostics(session: Session, uri: str) -> list[lsp.Diagnostic]:
     if session.pulls_diagnostics:
         report = await session.client.text_document_diagnostic_async(
-            lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+            lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        )
         assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
         return list(report.items)
     return list(session.client.diagnostics.get(uri, []))
@@ -81,4 +89,6 @@ async def test_the_quick_fix_prompt_is_scrubbed_of_credentials(workspace: Sessio
     assert len(requests) == 3  # ghost text, the completion's model item, the quick fix
     for request in requests:
         assert KEY not in request["prompt"] and "hunter2hunter2" not in request["prompt"]
-    assert any(request["prompt"].startswith("# case: fix") or "# case: fix" in request["prompt"] for request in requests)
+    assert any(
+        request["prompt"].startswith("# case: fix") or "# case: fix" in request["prompt"] for request in requests
+    )

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from kimi_lsp.prompt.context import PREFIX_ALIGN_LINES, Budget, build, window_prefix, window_suffix
+from kimi_lsp.prompt.templates import TEMPLATES, Snippet, template_for
 from kimi_lsp.settings import MODEL_PROFILES
 from kimi_lsp.snapshot import DocumentSnapshot
-from kimi_lsp.prompt.templates import TEMPLATES, Snippet, template_for
 
 
 def _snap(text: str, cursor: int) -> DocumentSnapshot:
@@ -58,8 +58,12 @@ def test_windows_respect_their_budgets() -> None:
 
 def test_build_puts_the_cursor_last_and_scrubs() -> None:
     text = "API_KEY = 'sk-123'\ndef f():\n    "
-    prompt = build(_snap(text, len(text)), template_for("qwen2.5-coder"), (Snippet("b.py", "b = 1"),),
-                   scrub=lambda s: s.replace("sk-123", "<redacted>"))
+    prompt = build(
+        _snap(text, len(text)),
+        template_for("qwen2.5-coder"),
+        (Snippet("b.py", "b = 1"),),
+        scrub=lambda s: s.replace("sk-123", "<redacted>"),
+    )
     assert prompt.text.endswith("def f():\n    <|fim_suffix|><|fim_middle|>")
     assert "sk-123" not in prompt.text and "<redacted>" in prompt.text
     assert prompt.text.startswith("<|file_sep|>b.py\nb = 1\n")

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from kimi_lsp.model.client import Chunk, EngineError, GenerateRequest, parse_sse_line
-from kimi_lsp.model.host import EngineChoice, parse_engine_choice
 from kimi_lsp.model.generation import Generator, Sampling
+from kimi_lsp.model.host import EngineChoice, parse_engine_choice
 from kimi_lsp.model.scripted import ScriptedEngine, ScriptedResponse
 
 
 def test_sse_lines_from_sglang() -> None:
     event = {"text": "ret", "meta_info": {"finish_reason": {"type": "abort"}, "prompt_tokens": 10, "cached_tokens": 8}}
     assert parse_sse_line("data: " + json.dumps(event)) == Chunk("ret", "abort", 10, 8)
-    assert parse_sse_line("data: {\"text\": \"x\", \"meta_info\": {\"finish_reason\": null}}") == Chunk("x")
+    assert parse_sse_line('data: {"text": "x", "meta_info": {"finish_reason": null}}') == Chunk("x")
     assert parse_sse_line("data: [DONE]") is None
     assert parse_sse_line("") is None and parse_sse_line(": keep-alive") is None
     with pytest.raises(EngineError, match="unreadable"):

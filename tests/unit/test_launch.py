@@ -2,6 +2,7 @@
 
 No SGLang needed: the lifecycle tests run a stand-in "interpreter" that serves /health and spawns a child.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,12 +10,11 @@ import os
 import signal
 import stat
 import sys
-import time
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
-
 from kimi_engine.__main__ import main, parse_args
 from kimi_engine.launch import (
     CPU_KERNEL_DIR,
@@ -28,8 +28,12 @@ from kimi_engine.launch import (
     free_port,
 )
 
-ALWAYS = ["--schedule-policy lpm", "--enable-cache-report", "--enable-metrics",
-          "--constrained-json-disable-any-whitespace"]
+ALWAYS = [
+    "--schedule-policy lpm",
+    "--enable-cache-report",
+    "--enable-metrics",
+    "--constrained-json-disable-any-whitespace",
+]
 
 
 def _cmd(**kw: object) -> str:
@@ -40,8 +44,9 @@ def _multi(profile: str) -> str:
     return _cmd(profile=profile, dist_init_addr="10.1.2.3:50000", node_rank=1)
 
 
-@pytest.mark.parametrize("cmd", [_cmd(), _cmd(profile="gpu-small", model_path="/ckpt/moe"),
-                                 _multi("kimi-k2"), _multi("kimi-k2-dp-ep")])
+@pytest.mark.parametrize(
+    "cmd", [_cmd(), _cmd(profile="gpu-small", model_path="/ckpt/moe"), _multi("kimi-k2"), _multi("kimi-k2-dp-ep")]
+)
 def test_every_profile_keeps_radix_cache_prefix_scheduling_and_reports(cmd: str) -> None:
     assert " -m sglang.launch_server --model-path " in cmd
     for flag in ALWAYS:
@@ -53,8 +58,14 @@ def test_every_profile_keeps_radix_cache_prefix_scheduling_and_reports(cmd: str)
 def test_cpu_tiny_is_the_default_and_runs_our_model_on_the_cpu() -> None:
     cmd = _cmd()
     assert f"--model-path {TINY_MODEL_DIR}" in cmd
-    for flag in ["--device cpu", "--attention-backend torch_native", "--cuda-graph-backend-decode disabled",
-                 "--cuda-graph-backend-prefill disabled", "--sleep-on-idle", "--skip-server-warmup"]:
+    for flag in [
+        "--device cpu",
+        "--attention-backend torch_native",
+        "--cuda-graph-backend-decode disabled",
+        "--cuda-graph-backend-prefill disabled",
+        "--sleep-on-idle",
+        "--skip-server-warmup",
+    ]:
         assert flag in cmd
 
 
@@ -81,8 +92,15 @@ def test_gpu_small_needs_a_local_checkpoint() -> None:
 
 def test_kimi_k2_is_two_nodes_tensor_parallel_16() -> None:
     cmd = _multi("kimi-k2")
-    for flag in ["--tp-size 16", "--dist-init-addr 10.1.2.3:50000", "--nnodes 2", "--node-rank 1",
-                 "--trust-remote-code", "--tool-call-parser kimi_k2", "moonshotai/Kimi-K2-Instruct"]:
+    for flag in [
+        "--tp-size 16",
+        "--dist-init-addr 10.1.2.3:50000",
+        "--nnodes 2",
+        "--node-rank 1",
+        "--trust-remote-code",
+        "--tool-call-parser kimi_k2",
+        "moonshotai/Kimi-K2-Instruct",
+    ]:
         assert flag in cmd
     assert "--enable-dp-attention" not in cmd
     with pytest.raises(EngineError, match="--dist-init-addr"):
@@ -91,8 +109,15 @@ def test_kimi_k2_is_two_nodes_tensor_parallel_16() -> None:
 
 def test_kimi_k2_dp_ep_adds_dp_attention_deepep_and_eplb() -> None:
     cmd = _multi("kimi-k2-dp-ep")
-    for flag in ["--tp-size 16", "--enable-dp-attention", "--dp-size 16", "--moe-a2a-backend deepep",
-                 "--enable-eplb", "--ep-num-redundant-experts", "--tool-call-parser kimi_k2"]:
+    for flag in [
+        "--tp-size 16",
+        "--enable-dp-attention",
+        "--dp-size 16",
+        "--moe-a2a-backend deepep",
+        "--enable-eplb",
+        "--ep-num-redundant-experts",
+        "--tool-call-parser kimi_k2",
+    ]:
         assert flag in cmd
 
 
@@ -104,17 +129,37 @@ def test_host_port_model_and_extra_args_are_passed_through() -> None:
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
-    with pytest.raises(EngineError, match="unknown engine profile 'nope'.*cpu-tiny"):
+    with pytest.raises(EngineError, match=r"unknown engine profile 'nope'.*cpu-tiny"):
         build_command(EngineConfig(profile="nope"))
 
 
 def test_every_config_field_is_one_cli_flag() -> None:
-    argv = ["--profile", "kimi-k2", "--host", "0.0.0.0", "--port", "7", "--model-path", "/m",
-            "--dist-init-addr", "h:1", "--node-rank", "1", "--python", "/py", "--log-file", "/l",
-            "--startup-timeout", "9", "--print-command", "--", "--log-level", "info"]
+    argv = [
+        "--profile",
+        "kimi-k2",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "7",
+        "--model-path",
+        "/m",
+        "--dist-init-addr",
+        "h:1",
+        "--node-rank",
+        "1",
+        "--python",
+        "/py",
+        "--log-file",
+        "/l",
+        "--startup-timeout",
+        "9",
+        "--print-command",
+        "--",
+        "--log-level",
+        "info",
+    ]
     cfg = parse_args(argv)
-    assert cfg == EngineConfig("kimi-k2", "0.0.0.0", 7, "/m", "h:1", 1, "/py", "/l", 9.0, True,
-                               ("--log-level", "info"))
+    assert cfg == EngineConfig("kimi-k2", "0.0.0.0", 7, "/m", "h:1", 1, "/py", "/l", 9.0, True, ("--log-level", "info"))
     flags = {a for a in argv if a.startswith("--") and a != "--"} - {"--log-level"}
     fields = {f.name for f in dataclasses.fields(EngineConfig)} - {"extra_args"}
     assert flags == {"--" + name.replace("_", "-") for name in fields}

@@ -3,6 +3,7 @@
 Setuptools cannot discover a package whose name is not its folder's, so pyproject.toml lists the packages; the
 first test keeps that list in step with the tree (a new package folder must be added there).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,12 @@ def test_every_package_folder_is_listed_under_its_installed_name() -> None:
 
 def test_the_installed_environment_has_kimi_engine_and_no_engine(tmp_path: Path) -> None:
     # A fresh interpreter outside the repository: only what the install put on sys.path counts.
-    probe = ("import importlib.util, json, kimi_engine.launch as launch; print(json.dumps({"
-             "'engine': importlib.util.find_spec('engine') is not None, 'file': launch.__file__, "
-             "'model': (launch.TINY_MODEL_DIR / 'config.json').is_file(), "
-             "'cpu': (launch.CPU_KERNEL_DIR / 'sgl_kernel' / '__init__.py').is_file()}))")
+    probe = (
+        "import importlib.util, json, kimi_engine.launch as launch; print(json.dumps({"
+        "'engine': importlib.util.find_spec('engine') is not None, 'file': launch.__file__, "
+        "'model': (launch.TINY_MODEL_DIR / 'config.json').is_file(), "
+        "'cpu': (launch.CPU_KERNEL_DIR / 'sgl_kernel' / '__init__.py').is_file()}))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert out.returncode == 0, f"kimi_engine is not installed in {sys.executable} (make venv):\n{out.stderr}"

@@ -30,7 +30,9 @@ def _counter(text: str, cursor: int):  # type: ignore[no-untyped-def]
     spec = spec_for_path("x.py")
     assert spec is not None
     source = text.encode()
-    return lambda insertion: errors_with_insertion(spec, parse(spec, text), source, len(text[:cursor].encode()), insertion)
+    return lambda insertion: errors_with_insertion(
+        spec, parse(spec, text), source, len(text[:cursor].encode()), insertion
+    )
 
 
 def test_a_completion_that_adds_syntax_errors_is_cut_or_dropped() -> None:
@@ -47,6 +49,9 @@ def test_errors_with_insertion_matches_a_full_parse() -> None:
     text = "é = 1\ndef f():\n    \n"
     cursor = text.index("    \n") + 4
     for insertion in ("return (", "return 1", "x = [\n1,\n2]", "😀"):
-        full = len(__import__("kimi_lsp.syntax", fromlist=["syntax_problems"]).syntax_problems(
-            parse(spec, text[:cursor] + insertion + text[cursor:])))
+        full = len(
+            __import__("kimi_lsp.syntax", fromlist=["syntax_problems"]).syntax_problems(
+                parse(spec, text[:cursor] + insertion + text[cursor:])
+            )
+        )
         assert _counter(text, cursor)(insertion) == full

@@ -12,8 +12,14 @@ def test_defaults_when_nothing_is_sent() -> None:
 
 def test_camel_case_on_the_wire() -> None:
     assert camel("max_tokens") == "maxTokens"
-    result = parse_settings({"model": {"maxTokens": 128, "temperature": 1}, "debounceMs": 0,
-                             "features": {"inlineCompletion": False}, "exclude": ["**/gen/**"]})
+    result = parse_settings(
+        {
+            "model": {"maxTokens": 128, "temperature": 1},
+            "debounceMs": 0,
+            "features": {"inlineCompletion": False},
+            "exclude": ["**/gen/**"],
+        }
+    )
     assert result.invalid == ()
     s = result.settings
     assert (s.model.max_tokens, s.model.temperature, s.debounce_ms) == (128, 1.0, 0)
@@ -22,7 +28,10 @@ def test_camel_case_on_the_wire() -> None:
 
 
 def test_vscode_section_is_accepted() -> None:
-    assert parse_settings({"kimi": {"engine": {"url": "http://127.0.0.1:30000"}}}).settings.engine.url == "http://127.0.0.1:30000"
+    assert (
+        parse_settings({"kimi": {"engine": {"url": "http://127.0.0.1:30000"}}}).settings.engine.url
+        == "http://127.0.0.1:30000"
+    )
 
 
 @pytest.mark.parametrize(

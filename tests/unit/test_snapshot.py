@@ -4,9 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kimi_lsp.snapshot import UTF8, UTF16, UTF32, Position, PositionError, byte_column_to_character, offset_at, position_at
+from kimi_lsp.snapshot import (
+    UTF8,
+    UTF16,
+    UTF32,
+    Position,
+    PositionError,
+    byte_column_to_character,
+    offset_at,
+    position_at,
+)
 
-TEXT = 'a😀b\r\nsecond é\rthird\n'
+TEXT = "a😀b\r\nsecond é\rthird\n"
 
 
 @pytest.mark.parametrize(
@@ -42,7 +51,9 @@ def test_tree_sitter_byte_columns_convert() -> None:
     assert byte_column_to_character(line, column, UTF32) == len("s = '😀é' + ")
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60), st.sampled_from([UTF8, UTF16, UTF32]))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60), st.sampled_from([UTF8, UTF16, UTF32])
+)
 def test_position_and_offset_round_trip(text: str, encoding: str) -> None:
     for offset in range(len(text) + 1):
         if 0 < offset < len(text) and text[offset - 1] == "\r" and text[offset] == "\n":

@@ -4,6 +4,7 @@ Implements `assign_req_to_token_pool_cpu`; every other name imports (SGLang impo
 but raises NotImplementedError when called, so a missing kernel fails loudly instead of silently.
 Registers no torch.ops: SGLang then keeps its torch-native implementations. Put on the engine process's PYTHONPATH only (engine/launch.py does).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -33,15 +33,28 @@ def found(root: Path, **kw: object) -> set[str]:
 
 
 def test_nested_gitignore_negation_and_info_exclude(tmp_path: Path) -> None:
-    make(tmp_path, {
-        ".git/info/exclude": "local_only.py\n",
-        ".gitignore": "*.gen.py\nbuild/\n/top_only.py\n",
-        "a.py": "", "x.gen.py": "", "top_only.py": "", "local_only.py": "", "build/out.py": "",
-        "sub/.gitignore": "!keep.gen.py\nsecret_dir/\n",
-        "sub/keep.gen.py": "", "sub/drop.gen.py": "", "sub/top_only.py": "", "sub/secret_dir/x.py": "",
-        "sub/deeper/.gitignore": "*.py\n!wanted.py\n", "sub/deeper/unwanted.py": "", "sub/deeper/wanted.py": "",
-        "node_modules/lib/index.js": "", "notes.txt": "",
-    })
+    make(
+        tmp_path,
+        {
+            ".git/info/exclude": "local_only.py\n",
+            ".gitignore": "*.gen.py\nbuild/\n/top_only.py\n",
+            "a.py": "",
+            "x.gen.py": "",
+            "top_only.py": "",
+            "local_only.py": "",
+            "build/out.py": "",
+            "sub/.gitignore": "!keep.gen.py\nsecret_dir/\n",
+            "sub/keep.gen.py": "",
+            "sub/drop.gen.py": "",
+            "sub/top_only.py": "",
+            "sub/secret_dir/x.py": "",
+            "sub/deeper/.gitignore": "*.py\n!wanted.py\n",
+            "sub/deeper/unwanted.py": "",
+            "sub/deeper/wanted.py": "",
+            "node_modules/lib/index.js": "",
+            "notes.txt": "",
+        },
+    )
     assert found(tmp_path) == {"a.py", "sub/keep.gen.py", "sub/top_only.py", "sub/deeper/wanted.py"}
 
 
@@ -58,15 +71,33 @@ def test_excluded_directory_cannot_be_reincluded(tmp_path: Path) -> None:
 
 
 def test_gitignore_above_the_root_applies_unless_it_ignores_the_root(tmp_path: Path) -> None:
-    make(tmp_path, {".git/HEAD": "", ".gitignore": "*.log.py\nvendored/\n", "proj/a.py": "", "proj/b.log.py": "",
-                    "vendored/lib/c.py": ""})
+    make(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            ".gitignore": "*.log.py\nvendored/\n",
+            "proj/a.py": "",
+            "proj/b.log.py": "",
+            "vendored/lib/c.py": "",
+        },
+    )
     assert found(tmp_path / "proj") == {"a.py"}
     assert found(tmp_path / "vendored") == {"lib/c.py"}  # the folder the user opened is never itself ignored
 
 
 def test_single_paths_are_judged_as_the_walk_would(tmp_path: Path) -> None:
-    make(tmp_path, {".git/HEAD": "", ".gitignore": "build/\n", "src/a.py": "", "build/gen/b.py": "",
-                    "node_modules/pkg/c.js": "", "vendor/d.py": "", ".env": ""})
+    make(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            ".gitignore": "build/\n",
+            "src/a.py": "",
+            "build/gen/b.py": "",
+            "node_modules/pkg/c.js": "",
+            "vendor/d.py": "",
+            ".env": "",
+        },
+    )
     rules = IgnoreRules(tmp_path, exclude=["vendor/"])
     assert {os.path.relpath(p, tmp_path) for p in map(str, tmp_path.rglob("*")) if rules.accepts(p)} == {"src/a.py"}
     assert rules.walks_into(tmp_path / "src")
@@ -75,16 +106,38 @@ def test_single_paths_are_judged_as_the_walk_would(tmp_path: Path) -> None:
 
 
 def test_kimiignore_keeps_tracked_files_from_the_index_and_wins_over_gitignore(tmp_path: Path) -> None:
-    make(tmp_path, {".gitignore": "*.gen.py\n", ".kimiignore": "internal/\n!keep.gen.py\n", "a.py": "",
-                    "internal/algo.py": "", "keep.gen.py": "", "drop.gen.py": "",
-                    "sub/.kimiignore": "pricing.py\n", "sub/pricing.py": "", "sub/ok.py": ""})
+    make(
+        tmp_path,
+        {
+            ".gitignore": "*.gen.py\n",
+            ".kimiignore": "internal/\n!keep.gen.py\n",
+            "a.py": "",
+            "internal/algo.py": "",
+            "keep.gen.py": "",
+            "drop.gen.py": "",
+            "sub/.kimiignore": "pricing.py\n",
+            "sub/pricing.py": "",
+            "sub/ok.py": "",
+        },
+    )
     assert found(tmp_path) == {"a.py", "keep.gen.py", "sub/ok.py"}
 
 
 def test_excludes_judges_any_file_under_the_root_whatever_its_language(tmp_path: Path) -> None:
-    make(tmp_path, {".git/HEAD": "", ".gitignore": "build/\n*.log\n", ".kimiignore": "docs/private.md\n",
-                    "src/a.py": "", "build/gen/b.py": "", "app.log": "", "docs/private.md": "", "docs/ok.md": "",
-                    "vendor/d.txt": ""})
+    make(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            ".gitignore": "build/\n*.log\n",
+            ".kimiignore": "docs/private.md\n",
+            "src/a.py": "",
+            "build/gen/b.py": "",
+            "app.log": "",
+            "docs/private.md": "",
+            "docs/ok.md": "",
+            "vendor/d.txt": "",
+        },
+    )
     rules = IgnoreRules(tmp_path, exclude=["vendor/"])
     excluded = {os.path.relpath(p, tmp_path) for p in tmp_path.rglob("*") if p.is_file() and rules.excludes(p)}
     assert excluded == {"build/gen/b.py", "app.log", "docs/private.md", "vendor/d.txt", ".git/HEAD"}
@@ -131,15 +184,26 @@ def test_a_fifo_with_a_source_name_neither_blocks_nor_gets_indexed(tmp_path: Pat
 _PIECES = ["a", "b", "x.py", "*", "**", "?", "[ab]", "[!a]", "build", "*.py", ".c", "\\#", "\\ ", "é"]
 
 
-@given(lines=st.lists(st.tuples(st.sampled_from(["", "!", "/", "#"]),
-                                st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3),
-                                st.sampled_from(["", "/"])), max_size=12),
-       paths=st.lists(st.lists(st.sampled_from(["a", "b", "x.py", "build", "c.c", "#x", "é.py", "ab"]),
-                               min_size=1, max_size=4), min_size=1, max_size=8),
-       is_dir=st.booleans())
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(["", "!", "/", "#"]),
+            st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3),
+            st.sampled_from(["", "/"]),
+        ),
+        max_size=12,
+    ),
+    paths=st.lists(
+        st.lists(st.sampled_from(["a", "b", "x.py", "build", "c.c", "#x", "é.py", "ab"]), min_size=1, max_size=4),
+        min_size=1,
+        max_size=8,
+    ),
+    is_dir=st.booleans(),
+)
 @settings(max_examples=300, deadline=None)
 def test_the_one_regex_per_ignore_file_decides_as_its_patterns_do(
-        lines: list[tuple[str, list[str], str]], paths: list[list[str]], is_dir: bool) -> None:
+    lines: list[tuple[str, list[str], str]], paths: list[list[str]], is_dir: bool
+) -> None:
     text = ["".join((lead, "/".join(parts), tail)) for lead, parts, tail in lines]
     patterns = _patterns(text, "test")
     spec = GitIgnoreSpec.from_lines(text)
@@ -159,12 +223,25 @@ def test_the_combined_regex_keeps_search_semantics_for_any_source() -> None:
 
 
 SECRETS = {
-    ".env": "API_KEY=1", ".env.local": "x", "config/prod.env": "x", "certs/server.pem": "x", "certs/tls.key": "x",
-    "id_rsa": "x", "keys/id_ed25519.pub": "x", ".npmrc": "x", ".pypirc": "x", ".netrc": "x",
-    "credentials.json": "{}", "store.p12": "x", "store.pfx": "x", "home/.aws/credentials": "x",
+    ".env": "API_KEY=1",
+    ".env.local": "x",
+    "config/prod.env": "x",
+    "certs/server.pem": "x",
+    "certs/tls.key": "x",
+    "id_rsa": "x",
+    "keys/id_ed25519.pub": "x",
+    ".npmrc": "x",
+    ".pypirc": "x",
+    ".netrc": "x",
+    "credentials.json": "{}",
+    "store.p12": "x",
+    "store.pfx": "x",
+    "home/.aws/credentials": "x",
     "home/.ssh/config": "x",
     # secrets with indexable extensions must still never be opened
-    ".ssh/helper.py": "x = 1", "secrets/.env.py": "x", "deploy/id_rsa.py": "x",
+    ".ssh/helper.py": "x = 1",
+    "secrets/.env.py": "x",
+    "deploy/id_rsa.py": "x",
 }
 
 
@@ -179,6 +256,7 @@ async def test_secret_files_are_never_opened(tmp_path: Path, monkeypatch: pytest
             if isinstance(file, (str, os.PathLike)):
                 opened.append(os.path.realpath(file))
             return real(file, *args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(builtins, "open", spy(real_open))
@@ -192,8 +270,9 @@ async def test_secret_files_are_never_opened(tmp_path: Path, monkeypatch: pytest
     assert not secret_paths & set(opened)
 
 
-async def test_a_link_to_a_secret_file_is_never_opened_whatever_its_name(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_link_to_a_secret_file_is_never_opened_whatever_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home, root = tmp_path / "home", tmp_path / "ws"
     make(home, {".aws/credentials": "aws_secret_access_key = x", ".env": "TOKEN=x", "lib/ok.py": "y = 2"})
     make(root, {"main.py": "x = 1"})
@@ -201,8 +280,9 @@ async def test_a_link_to_a_secret_file_is_never_opened_whatever_its_name(tmp_pat
         (root / link).symlink_to(home / target)
     opened: list[str] = []
     real_os_open = os.open
-    monkeypatch.setattr(os, "open", lambda file, *a, **k: opened.append(os.path.realpath(file)) or real_os_open(
-        file, *a, **k))
+    monkeypatch.setattr(
+        os, "open", lambda file, *a, **k: opened.append(os.path.realpath(file)) or real_os_open(file, *a, **k)
+    )
     index = WorkspaceIndex([root], IndexSettings(cache_path=":memory:", workers=0))
     await index.start()
     assert sorted(os.path.basename(p) for p in index.files) == ["main.py", "shared.py"]  # links are followed

@@ -21,7 +21,7 @@ def full_tree_sexp(text: str) -> str:
 
 def offset_of(text: str, line: int, character: int) -> int:
     """Index into `text` of an LSP (line, UTF-16 character) position."""
-    start = sum(len(l) + 1 for l in text.split("\n")[:line])
+    start = sum(len(row) + 1 for row in text.split("\n")[:line])
     units = 0
     for i, ch in enumerate(text[start:]):
         if units >= character or ch == "\n":
@@ -83,8 +83,13 @@ def test_unknown_language_is_not_tracked() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.text("ab(): \n\té𝄞\"'#", max_size=6)),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 400), st.integers(0, 12), st.text("ab(): \n\té𝄞\"'#", max_size=6)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_random_edits_match_a_full_parse(edits: list[tuple[int, int, str]]) -> None:
     docs = OpenDocuments()
     docs.open(URI, TEXT, 1)
@@ -93,9 +98,9 @@ def test_random_edits_match_a_full_parse(edits: list[tuple[int, int, str]]) -> N
         a = min(start, len(text))
         b = min(a + length, len(text))
         line = text.count("\n", 0, a)
-        col_a = len(text[text.rfind("\n", 0, a) + 1:a].encode("utf-16-le")) // 2
+        col_a = len(text[text.rfind("\n", 0, a) + 1 : a].encode("utf-16-le")) // 2
         line_b = text.count("\n", 0, b)
-        col_b = len(text[text.rfind("\n", 0, b) + 1:b].encode("utf-16-le")) // 2
+        col_b = len(text[text.rfind("\n", 0, b) + 1 : b].encode("utf-16-le")) // 2
         change = ContentChange(insert, Range(Pos(line, col_a), Pos(line_b, col_b)))
         changes.append(change)
         text = text[:a] + insert + text[b:]

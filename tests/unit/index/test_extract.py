@@ -29,45 +29,105 @@ def parent_of(outline: Outline, name: str) -> str:
 
 CASES = {
     "pyproj/pkg/core.py": {
-        ("constant", "MAX_SPEED"), ("variable", "registry"), ("class", "Engine"), ("field", "wheels"),
-        ("method", "run"), ("method", "speed"), ("class", "Part"), ("method", "fit"), ("function", "make_engine"),
+        ("constant", "MAX_SPEED"),
+        ("variable", "registry"),
+        ("class", "Engine"),
+        ("field", "wheels"),
+        ("method", "run"),
+        ("method", "speed"),
+        ("class", "Part"),
+        ("method", "fit"),
+        ("function", "make_engine"),
         ("function", "serve"),
     },
     "web/src/main.js": {
-        ("function", "start"), ("variable", "VERSION"), ("function", "handler"), ("variable", "counter"),
-        ("class", "Widget"), ("field", "size"), ("method", "constructor"), ("method", "render"),
-        ("method", "create"), ("function", "ids"),
+        ("function", "start"),
+        ("variable", "VERSION"),
+        ("function", "handler"),
+        ("variable", "counter"),
+        ("class", "Widget"),
+        ("field", "size"),
+        ("method", "constructor"),
+        ("method", "render"),
+        ("method", "create"),
+        ("function", "ids"),
     },
     "web/src/model.ts": {
-        ("interface", "User"), ("field", "id"), ("method", "name"), ("type", "UserId"), ("enum", "Role"),
-        ("class", "Repo"), ("field", "items"), ("method", "find"), ("method", "count"), ("function", "makeUser"),
-        ("namespace", "Internal"), ("function", "external"),
+        ("interface", "User"),
+        ("field", "id"),
+        ("method", "name"),
+        ("type", "UserId"),
+        ("enum", "Role"),
+        ("class", "Repo"),
+        ("field", "items"),
+        ("method", "find"),
+        ("method", "count"),
+        ("function", "makeUser"),
+        ("namespace", "Internal"),
+        ("function", "external"),
     },
     "web/src/view.tsx": {("function", "UserView"), ("class", "Panel"), ("method", "show")},
     "goproj/main.go": {
-        ("constant", "Version"), ("variable", "debug"), ("variable", "count"), ("struct", "Server"),
-        ("interface", "Handler"), ("type", "ID"), ("method", "Run"), ("function", "main"),
+        ("constant", "Version"),
+        ("variable", "debug"),
+        ("variable", "count"),
+        ("struct", "Server"),
+        ("interface", "Handler"),
+        ("type", "ID"),
+        ("method", "Run"),
+        ("function", "main"),
     },
     "rustproj/src/lib.rs": {
-        ("module", "parser"), ("module", "util"), ("struct", "Token"), ("enum", "Kind"), ("trait", "Visit"),
-        ("method", "visit"), ("impl", "Token"), ("method", "new"), ("constant", "MAX"), ("variable", "COUNTER"),
-        ("type", "Map"), ("macro", "shout"), ("function", "run"),
+        ("module", "parser"),
+        ("module", "util"),
+        ("struct", "Token"),
+        ("enum", "Kind"),
+        ("trait", "Visit"),
+        ("method", "visit"),
+        ("impl", "Token"),
+        ("method", "new"),
+        ("constant", "MAX"),
+        ("variable", "COUNTER"),
+        ("type", "Map"),
+        ("macro", "shout"),
+        ("function", "run"),
     },
     "javaproj/src/main/java/com/acme/App.java": {
-        ("class", "App"), ("field", "PORT"), ("field", "name"), ("constructor", "App"), ("method", "run"),
-        ("interface", "Listener"), ("method", "on"), ("enum", "Mode"),
+        ("class", "App"),
+        ("field", "PORT"),
+        ("field", "name"),
+        ("constructor", "App"),
+        ("method", "run"),
+        ("interface", "Listener"),
+        ("method", "on"),
+        ("enum", "Mode"),
     },
     "cproj/util.c": {("variable", "counter"), ("function", "add"), ("function", "name_of"), ("function", "hidden")},
     "cproj/include/util.h": {
-        ("macro", "MAX_ITEMS"), ("macro", "SQUARE"), ("struct", "point"), ("type", "point_t"), ("enum", "color"),
-        ("function", "add"), ("function", "name_of"), ("variable", "counter"),
+        ("macro", "MAX_ITEMS"),
+        ("macro", "SQUARE"),
+        ("struct", "point"),
+        ("type", "point_t"),
+        ("enum", "color"),
+        ("function", "add"),
+        ("function", "name_of"),
+        ("variable", "counter"),
     },
     "cproj/shape.hpp": {
-        ("namespace", "geo"), ("class", "Shape"), ("method", "area"), ("method", "name"), ("struct", "Circle"),
+        ("namespace", "geo"),
+        ("class", "Shape"),
+        ("method", "area"),
+        ("method", "name"),
+        ("struct", "Circle"),
         ("type", "Real"),
     },
-    "cproj/shape.cpp": {("namespace", "geo"), ("method", "~Shape"), ("method", "area"), ("function", "twice"),
-                        ("function", "main")},
+    "cproj/shape.cpp": {
+        ("namespace", "geo"),
+        ("method", "~Shape"),
+        ("method", "area"),
+        ("function", "twice"),
+        ("function", "main"),
+    },
 }
 
 
@@ -102,8 +162,9 @@ def test_signatures_and_docs() -> None:
     rs = {d.name: d for d in outline_of("rustproj/src/lib.rs").definitions if d.kind != "impl"}
     assert rs["Token"].doc == "A token."
     assert rs["parser"].doc == ""  # the crate's inner doc comment is not the module's
-    java = {d.name: d for d in outline_of("javaproj/src/main/java/com/acme/App.java").definitions
-            if d.kind != "constructor"}
+    java = {
+        d.name: d for d in outline_of("javaproj/src/main/java/com/acme/App.java").definitions if d.kind != "constructor"
+    }
     assert java["App"].doc == "The application."
 
 
@@ -116,17 +177,38 @@ def test_ranges_are_lines_and_utf16_columns() -> None:
 
 
 IMPORTS = {
-    "pyproj/pkg/core.py": [("os", (), 0), ("os.path", (), 0), ("", ("util",), 1), ("sub", ("helpers",), 1),
-                           ("sub.helpers", ("assist", "CONSTANT"), 1), ("elsewhere", ("nothing",), 2),
-                           ("json", (), 0)],
-    "web/src/main.js": [("./lib/helper", (), 0), ("./util.js", (), 0), ("./lazy.mjs", (), 0), ("fs", (), 0),
-                        ("./util", (), 0), ("./lib/helper", (), 0)],
+    "pyproj/pkg/core.py": [
+        ("os", (), 0),
+        ("os.path", (), 0),
+        ("", ("util",), 1),
+        ("sub", ("helpers",), 1),
+        ("sub.helpers", ("assist", "CONSTANT"), 1),
+        ("elsewhere", ("nothing",), 2),
+        ("json", (), 0),
+    ],
+    "web/src/main.js": [
+        ("./lib/helper", (), 0),
+        ("./util.js", (), 0),
+        ("./lazy.mjs", (), 0),
+        ("fs", (), 0),
+        ("./util", (), 0),
+        ("./lib/helper", (), 0),
+    ],
     "web/src/app.ts": [("./model.js", (), 0), ("./model", (), 0), ("react", (), 0), ("./lib/helper", (), 0)],
     "goproj/main.go": [("fmt", (), 0), ("example.com/goproj/store", (), 0)],
-    "rustproj/src/lib.rs": [("self::parser", (), 0), ("self::util", (), 0), ("crate::parser", ("Parser", "parse"), 0),
-                            ("std::collections::HashMap", (), 0), ("self::util::helpers", ("*",), 0)],
-    "javaproj/src/main/java/com/acme/App.java": [("com.acme.model.User", (), 0), ("com.acme.model.*", (), 0),
-                                                 ("java.util.List", (), 0), ("com.acme.model.User.create", (), 0)],
+    "rustproj/src/lib.rs": [
+        ("self::parser", (), 0),
+        ("self::util", (), 0),
+        ("crate::parser", ("Parser", "parse"), 0),
+        ("std::collections::HashMap", (), 0),
+        ("self::util::helpers", ("*",), 0),
+    ],
+    "javaproj/src/main/java/com/acme/App.java": [
+        ("com.acme.model.User", (), 0),
+        ("com.acme.model.*", (), 0),
+        ("java.util.List", (), 0),
+        ("com.acme.model.User.create", (), 0),
+    ],
     "cproj/util.c": [("<stdio.h>", (), 0), ("util.h", (), 0)],
 }
 
@@ -142,13 +224,19 @@ def test_packages() -> None:
     assert outline_of("pyproj/pkg/core.py").package == ""
 
 
-@pytest.mark.parametrize("language", ["python", "javascript", "typescript", "typescriptreact", "go", "rust",
-                                      "java", "c", "cpp"])
+@pytest.mark.parametrize(
+    "language", ["python", "javascript", "typescript", "typescriptreact", "go", "rust", "java", "c", "cpp"]
+)
 def test_reference_queries_compile_and_find_identifiers(language: str) -> None:
     spec = spec_named(language)
     assert spec is not None
-    source = {"python": b"x = foo(bar)\n", "go": b"package p\nvar x = foo(bar)\n", "rust": b"fn f() { foo(bar); }\n",
-              "java": b"class A { void f() { foo(bar); } }\n", "c": b"void f() { foo(bar); }\n",
-              "cpp": b"void f() { foo(bar); }\n"}.get(language, b"const x = foo(bar);\n")
+    source = {
+        "python": b"x = foo(bar)\n",
+        "go": b"package p\nvar x = foo(bar)\n",
+        "rust": b"fn f() { foo(bar); }\n",
+        "java": b"class A { void f() { foo(bar); } }\n",
+        "c": b"void f() { foo(bar); }\n",
+        "cpp": b"void f() { foo(bar); }\n",
+    }.get(language, b"const x = foo(bar);\n")
     found = references(spec, parse(spec, source), source, "bar")
     assert [name for name, _ in found] == ["bar"]

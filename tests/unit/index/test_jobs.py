@@ -97,8 +97,9 @@ def job_files(tmp_path: Path, count: int) -> list[Job]:
     return [(str(tmp_path / f"m{i}.py"), None) for i in range(count)]
 
 
-async def test_jobs_run_in_the_pool_while_the_batches_are_still_coming(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_jobs_run_in_the_pool_while_the_batches_are_still_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(jobs, "POOL_THRESHOLD", 2)
     (tmp_path / "more").mkdir()
     first, second = job_files(tmp_path, 2), job_files(tmp_path / "more", 2)
@@ -123,6 +124,5 @@ async def test_few_jobs_stay_in_a_thread(tmp_path: Path) -> None:
         def submit(self, *args: object, **kwargs: object) -> NoReturn:
             raise AssertionError("a pool for two files")
 
-    out = [r async for results in run_jobs(listed([job_files(tmp_path, 2)]), 1_000_000, 2, NoPool(1))
-           for r in results]
+    out = [r async for results in run_jobs(listed([job_files(tmp_path, 2)]), 1_000_000, 2, NoPool(1)) for r in results]
     assert [r.status for r in out] == ["indexed", "indexed"]

@@ -87,12 +87,12 @@ AWKWARD = {
         "impl<T> Trait for Vec<\n    T,\n> { fn m(&self) {} }\n/* block */\nfn f() {}\n"
     ),
     "go": (
-        "package main\n\nimport (\n\t\"fmt\"\n\tstr \"strings\"\n)\n\n// Thing is a thing.\n"
+        'package main\n\nimport (\n\t"fmt"\n\tstr "strings"\n)\n\n// Thing is a thing.\n'
         "type Thing struct{}\ntype Iface interface{ M() }\ntype Alias = int\n"
         "func (t *Thing) M() {}\n\n// F does f.\nfunc F() {}\nvar v, w = 1, 2\nconst C = 3\n"
     ),
     "cpp": (
-        "#include <vector>\n#include \"local.h\"\nnamespace ns {\n/// doc\nclass C { void m(); };\n"
+        '#include <vector>\n#include "local.h"\nnamespace ns {\n/// doc\nclass C { void m(); };\n'
         "void C::m() {}\nint g = 1;\n}\n#define MACRO(x) x\ntemplate <typename T> T id(T t) { return t; }\n"
     ),
 }
@@ -110,15 +110,59 @@ def test_awkward_sources_give_the_same_outline(language: str) -> None:
 
 
 FRAGMENTS = {
-    "python": ["def f(a):\n", "class K:\n", "    x = 1\n", "    def m(self):\n", "        '''d'''\n", "  ",
-               "import a.b\n", "from .m import n\n", "# c\n", "X = lambda: 0\n", "é", "😀", "\t", "pass\n",
-               "@dec\n", "'''s'''\n", "(\n", ")\n", ":"],
-    "typescript": ["export ", "function f(a: number) {\n", "}\n", "class C {\n", "  m(): void {}\n",
-                   "interface I { p: string; q(): void }\n", "/** doc */\n", "// c\n", "const v = () => 1;\n",
-                   "import x from './x';\n", "require('r');\n", "type T = {};\n", "namespace N {}\n", "é", "{"],
-    "c": ["int f(void) {", "}\n", "/* doc */\n", "// c\n", "struct S { int a; };\n", "#define M 1\n",
-          "#include \"h.h\"\n", "typedef int T;\n", "static int *p(int x);\n", "int g = 2;\n", "#ifdef X\n",
-          "#endif\n", "é"],
+    "python": [
+        "def f(a):\n",
+        "class K:\n",
+        "    x = 1\n",
+        "    def m(self):\n",
+        "        '''d'''\n",
+        "  ",
+        "import a.b\n",
+        "from .m import n\n",
+        "# c\n",
+        "X = lambda: 0\n",
+        "é",
+        "😀",
+        "\t",
+        "pass\n",
+        "@dec\n",
+        "'''s'''\n",
+        "(\n",
+        ")\n",
+        ":",
+    ],
+    "typescript": [
+        "export ",
+        "function f(a: number) {\n",
+        "}\n",
+        "class C {\n",
+        "  m(): void {}\n",
+        "interface I { p: string; q(): void }\n",
+        "/** doc */\n",
+        "// c\n",
+        "const v = () => 1;\n",
+        "import x from './x';\n",
+        "require('r');\n",
+        "type T = {};\n",
+        "namespace N {}\n",
+        "é",
+        "{",
+    ],
+    "c": [
+        "int f(void) {",
+        "}\n",
+        "/* doc */\n",
+        "// c\n",
+        "struct S { int a; };\n",
+        "#define M 1\n",
+        '#include "h.h"\n',
+        "typedef int T;\n",
+        "static int *p(int x);\n",
+        "int g = 2;\n",
+        "#ifdef X\n",
+        "#endif\n",
+        "é",
+    ],
 }
 
 
@@ -159,7 +203,8 @@ def test_match_count_parses_and_counts_the_query_matches() -> None:
 
 
 def test_a_language_whose_extractor_cannot_be_made_runs_in_python(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Making Go's compiled extractor fails (its query has a predicate the C rules do not run): Go files get the
     Python extractor's outlines, with one warning; the other languages keep their compiled extractors."""
     assert extract._outline is not None, "the C extractor is not built (make venv builds it)"
@@ -175,8 +220,7 @@ def test_a_language_whose_extractor_cannot_be_made_runs_in_python(
     monkeypatch.setattr(extract, "_native_failed", set())
     go, py = spec_named("go"), spec_named("python")
     assert go is not None and py is not None
-    sources = {"a.go": AWKWARD["go"], "b.go": "package b\n\n// G does g.\nfunc G() {}\n",
-               "c.py": AWKWARD["python"]}
+    sources = {"a.go": AWKWARD["go"], "b.go": "package b\n\n// G does g.\nfunc G() {}\n", "c.py": AWKWARD["python"]}
     results = {}
     with caplog.at_level(logging.WARNING, logger=extract.__name__):
         for name, text in sources.items():

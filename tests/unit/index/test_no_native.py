@@ -22,8 +22,9 @@ BUILT = {name: importlib.util.find_spec(f"kimi_lsp.index.{name}") is not None fo
 
 
 @pytest.mark.parametrize(("value", "enabled"), [(None, True), ("", True), ("0", True), ("1", False)])
-def test_the_variable_turns_the_extensions_off(monkeypatch: pytest.MonkeyPatch, value: str | None,
-                                               enabled: bool) -> None:
+def test_the_variable_turns_the_extensions_off(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, enabled: bool
+) -> None:
     if value is None:
         monkeypatch.delenv(NO_NATIVE_ENV, raising=False)
     else:
@@ -39,8 +40,14 @@ def test_an_invalid_value_fails(monkeypatch: pytest.MonkeyPatch, value: str) -> 
 
 
 def test_an_invalid_value_fails_on_import() -> None:
-    proc = subprocess.run([sys.executable, "-c", "import kimi_lsp.index.symtable"], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, NO_NATIVE_ENV: "yes"}, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import kimi_lsp.index.symtable"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, NO_NATIVE_ENV: "yes"},
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert f"ValueError: {NO_NATIVE_ENV} must be 0 or 1" in proc.stderr
 
@@ -54,7 +61,7 @@ def test_this_process_follows_the_variable() -> None:
     assert (extract.native_extractor(python) is not None) == (on and BUILT["_outline"])
 
 
-_PROBE = '''
+_PROBE = """
 import json, sys
 from kimi_lsp.index import extract, symtable
 from kimi_lsp.index.jobs import _new_pool
@@ -68,7 +75,7 @@ if __name__ == "__main__":
     import probe  # the pool pickles probe.state by its module's name: not __main__
     with _new_pool(1) as pool:
         print(json.dumps({"parent": probe.state(), "worker": pool.submit(probe.state).result(timeout=60)}))
-'''
+"""
 
 
 @pytest.mark.parametrize("value", ["1", "0"])
@@ -76,8 +83,9 @@ def test_index_workers_follow_the_variable(tmp_path: Path, value: str) -> None:
     """The workers are forked by a forkserver that imported the extractor once: it must have seen the value."""
     (tmp_path / "probe.py").write_text(_PROBE, encoding="utf-8")
     env = {**os.environ, NO_NATIVE_ENV: value, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
-    proc = subprocess.run([sys.executable, str(tmp_path / "probe.py")], cwd=tmp_path, capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "probe.py")], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     expected = {name: value == "0" and built for name, built in BUILT.items()}
     assert json.loads(proc.stdout) == {"parent": expected, "worker": expected}

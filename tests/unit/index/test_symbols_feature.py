@@ -16,9 +16,11 @@ S = Span(0, 0, 3, 0)
 
 
 def test_document_symbols_nest_under_their_parent() -> None:
-    defs = [Definition("A", "class", S, Span(0, 6, 0, 7), "class A", "", -1),
-            Definition("m", "method", S, Span(1, 8, 1, 9), "def m(self)", "doc", 0),
-            Definition("f", "function", S, Span(4, 4, 4, 5), "def f()", "", -1)]
+    defs = [
+        Definition("A", "class", S, Span(0, 6, 0, 7), "class A", "", -1),
+        Definition("m", "method", S, Span(1, 8, 1, 9), "def m(self)", "doc", 0),
+        Definition("f", "function", S, Span(4, 4, 4, 5), "def f()", "", -1),
+    ]
     tree = document_symbol_tree(defs)
     assert [s.name for s in tree] == ["A", "f"]
     assert tree[0].kind == lsp.SymbolKind.Class and tree[0].children is not None
@@ -71,7 +73,10 @@ async def test_handlers_read_the_index(tmp_path: Path) -> None:
     items = member_completions(index, (tmp_path / "main.py").as_uri(), "tools.")
     assert sorted(i.label for i in items) == ["Hammer", "nail"]
     assert [i.label for i in member_completions(index, "", "pkg.tools.na")] == ["nail"]
-    assert await document_symbol(Server(None), lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri))) is None
+    assert (
+        await document_symbol(Server(None), lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri)))
+        is None
+    )
     await index.close()
 
 
@@ -83,8 +88,11 @@ async def test_positions_follow_the_client_encoding(tmp_path: Path) -> None:
     uri = (tmp_path / "u.py").as_uri()
     params = lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri))
     start = line.index("def_name")
-    for encoding, want in (("utf-16", len(line[:start].encode("utf-16-le")) // 2),
-                           ("utf-8", len(line[:start].encode())), ("utf-32", start)):
+    for encoding, want in (
+        ("utf-16", len(line[:start].encode("utf-16-le")) // 2),
+        ("utf-8", len(line[:start].encode())),
+        ("utf-32", start),
+    ):
         server = Server(index, encoding)
         symbols = await document_symbol(server, params)
         assert symbols is not None

@@ -65,11 +65,13 @@ async def test_directories_made_moved_and_removed_are_followed_without_a_full_re
         (made / "sub").mkdir(parents=True)
         (made / "sub" / "g.py").write_text("def gamma(): pass\n")
         made.rename(root / "gen")
-        assert await eventually(lambda: [s.path for s in index.definitions_named("gamma")]
-                                == [str(root / "gen" / "sub" / "g.py")])
+        assert await eventually(
+            lambda: [s.path for s in index.definitions_named("gamma")] == [str(root / "gen" / "sub" / "g.py")]
+        )
         (root / "gen").rename(root / "gen2")
-        assert await eventually(lambda: [s.path for s in index.definitions_named("gamma")]
-                                == [str(root / "gen2" / "sub" / "g.py")])
+        assert await eventually(
+            lambda: [s.path for s in index.definitions_named("gamma")] == [str(root / "gen2" / "sub" / "g.py")]
+        )
         shutil.rmtree(root / "gen2")
         assert await eventually(lambda: index.definitions_named("gamma") == [])
         assert not [p for p in index.files if "gen" in p]
@@ -115,8 +117,7 @@ async def test_git_internals_do_not_trigger_rescans(tmp_path: Path) -> None:
 async def test_a_missing_root_is_indexed_as_empty_and_the_rest_still_watched(tmp_path: Path) -> None:
     root = (tmp_path / "ws").resolve()
     root.mkdir()
-    index = WorkspaceIndex([tmp_path / "gone", root], IndexSettings(cache_path=":memory:", workers=0,
-                                                                     debounce_ms=20))
+    index = WorkspaceIndex([tmp_path / "gone", root], IndexSettings(cache_path=":memory:", workers=0, debounce_ms=20))
     await index.start(watch=True)
     try:
         (root / "late.py").write_text("def late(): pass\n")
@@ -126,7 +127,8 @@ async def test_a_missing_root_is_indexed_as_empty_and_the_rest_still_watched(tmp
 
 
 async def test_a_refused_watch_leaves_the_index_running_unwatched(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from watchdog.observers.api import BaseObserver
 
     def at_the_limit(self: BaseObserver) -> None:

@@ -13,28 +13,28 @@ sees the server.
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable
 from functools import partial
 
 from . import postprocess
 from .index.documents import OpenDocument, uri_to_path
+from .index.languages import spec_for_path
 from .index.secrets import is_secret_file, scrub_text
 from .index.workspace import WorkspaceIndex
 from .model.client import EngineError
 from .model.generation import Generation, Sampling
 from .model.host import EngineHost
+from .model.tokenizer import counter_for
 from .prompt import context, healing
-from .prompt.context import Prompt
-from .prompt.repo import import_snippets
-from .prompt.templates import Snippet, Template, template_for
+from .prompt.context import Budget, Prompt
+from .prompt.render import comment_for
+from .prompt.templates import Template, template_for
 from .settings import Settings
 from .snapshot import DocumentSnapshot
 from .syntax import errors_with_insertion
+from .workspace_context import WorkspaceContext, shown_path
 
 log = logging.getLogger(__name__)
-SNIPPET_TTL_S = 2.0
 
 
 class Pipeline:
@@ -42,11 +42,11 @@ class Pipeline:
 
     def __init__(self, engines: EngineHost) -> None:
         self.engines = engines
-        self._snippets: dict[str, tuple[float, tuple[Snippet, ...]]] = {}  # uri -> (expires, snippets)
+        self._context = WorkspaceContext()
 
     def forget(self, uri: str) -> None:
         """The document closed: drop what was cached for it."""
-        self._snippets.pop(uri, None)
+        self._context.forget(uri)
 
     async def suggest(
         self,
@@ -60,7 +60,7 @@ class Pipeline:
     ) -> str | None:
         """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
         template = template_for(settings.model.profile)
-        prompt = self._prompt(snapshot, template, index)
+        prompt = self._prompt(snapshot, settings, template, index)
         if prompt is None:
             return None
         tail = prompt.tail
@@ -79,7 +79,8 @@ class Pipeline:
             return None
         if single_line:
             text = text.split("\n", 1)[0]
-        return postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(index, snapshot))
+        finished = postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(index, snapshot))
+        return _line_endings_of(snapshot, finished) if finished else finished
 
     async def fill_lines(
         self, hole: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None, original_chars: int, lines: int
@@ -87,7 +88,7 @@ class Pipeline:
         """The model's text for a hole of `lines` whole lines at the cursor (ending in a newline), or None.
         A model that continues the prefix has no end of its own: it gets as many lines as the hole had."""
         template = template_for(settings.model.profile)
-        prompt = self._prompt(hole, template, index)
+        prompt = self._prompt(hole, settings, template, index)
         if prompt is None:
             return None
 
@@ -106,18 +107,27 @@ class Pipeline:
             text = "".join(text.splitlines(keepends=True)[:lines])
         return text if text.endswith("\n") else text + "\n"
 
-    def _prompt(self, snapshot: DocumentSnapshot, template: Template, index: WorkspaceIndex | None) -> Prompt | None:
+    def _prompt(
+        self, snapshot: DocumentSnapshot, settings: Settings, template: Template, index: WorkspaceIndex | None
+    ) -> Prompt | None:
         """The prompt for `snapshot`, or None when it must not reach a model: no engine, or a secret file, or one
         the ignore rules exclude (.gitignore, .kimiignore, the exclude setting)."""
         path = uri_to_path(snapshot.uri)
         if self.engines.usable() is None or is_secret_file(path) or (index is not None and index.excluded(path)):
             return None
+        budget = Budget(
+            settings.context.prompt_tokens, min(settings.context.cross_file_tokens, settings.context.prompt_tokens // 2)
+        )
+        counter = counter_for(settings.model.profile)
+        language = spec.name if (spec := spec_for_path(path)) is not None else ""
         return context.build(
             snapshot,
             template,
-            self._cross_file(snapshot.uri, index),
+            self._context.snippets(snapshot, template, budget, index, counter),
+            budget,
             scrub=scrub_text,
             path=shown_path(index, snapshot.uri),
+            comment=comment_for(language),
         )
 
     async def _generate(
@@ -132,21 +142,6 @@ class Pipeline:
             self.engines.failed(error)
             return None
 
-    def _cross_file(self, uri: str, index: WorkspaceIndex | None) -> tuple[Snippet, ...]:
-        """Outlines of the workspace files this document imports, from the index; recomputed at most every
-        SNIPPET_TTL_S per document (resolving imports on every keystroke would cost more than the rest of a
-        request, and context a second old is as good)."""
-        if index is None:
-            return ()
-        now = time.monotonic()
-        cached = self._snippets.get(uri)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        root = index.roots[0] if index.roots else None
-        snippets = import_snippets(uri_to_path(uri), index.imports_of(uri), index.outline, root)
-        self._snippets[uri] = (now + SNIPPET_TTL_S, snippets)
-        return snippets
-
 
 def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | None:
     """Where the completion (without the healed tail) ends: at its first newline (single_line), or where it
@@ -154,6 +149,12 @@ def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | No
     if single_line and "\n" in text:
         return text.index("\n")
     return postprocess.block_end(text, cursor_line_prefix)
+
+
+def _line_endings_of(snapshot: DocumentSnapshot, text: str) -> str:
+    """`text` (the model works on "\n") with the line endings of the document around the cursor."""
+    around = snapshot.text[max(0, snapshot.offset - 4096) : snapshot.offset + 4096]
+    return text.replace("\n", "\r\n") if "\r\n" in around else text
 
 
 def _error_counter(index: WorkspaceIndex | None, snapshot: DocumentSnapshot) -> Callable[[str], int] | None:
@@ -169,12 +170,3 @@ def parsed_document(index: WorkspaceIndex | None, uri: str, version: int) -> Ope
     """The open document's syntax tree at `version` (None: a language we do not parse, or a stale tree)."""
     document = index.documents.get(uri) if index is not None else None
     return document if document is not None and document.version == version else None
-
-
-def shown_path(index: WorkspaceIndex | None, uri: str) -> str:
-    """The document's path as the model sees it: relative to the workspace root, else its file name."""
-    path = uri_to_path(uri)
-    root = index.roots[0] if index is not None and index.roots else None
-    if root is not None and path.startswith(os.path.join(root, "")):
-        return os.path.relpath(path, root)
-    return os.path.basename(path)

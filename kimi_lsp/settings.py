@@ -40,6 +40,12 @@ class ModelSettings:
 
 
 @dataclass(slots=True, frozen=True)
+class ContextSettings:
+    cross_file_tokens: int = field(default=2048, metadata=_check(lambda v: 0 <= v <= 65_536, "0..65536"))
+    prompt_tokens: int = field(default=4096, metadata=_check(lambda v: 512 <= v <= 262_144, "512..262144"))
+
+
+@dataclass(slots=True, frozen=True)
 class FeatureSettings:
     inline_completion: bool = True
     completion: bool = True
@@ -53,6 +59,7 @@ class Settings:
     model: ModelSettings = ModelSettings()
     debounce_ms: int = field(default=20, metadata=_check(lambda v: 0 <= v <= 2_000, "0..2000"))
     features: FeatureSettings = FeatureSettings()
+    context: ContextSettings = ContextSettings()
     exclude: tuple[str, ...] = ()
 
 

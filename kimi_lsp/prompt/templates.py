@@ -20,7 +20,8 @@ class Snippet:
     text: str
 
 
-Render = Callable[[str, str, tuple[Snippet, ...], str], str]  # (prefix, suffix, snippets, file path) -> prompt
+# (prefix, suffix, snippets, file path, the file's line comment) -> prompt
+Render = Callable[[str, str, tuple[Snippet, ...], str, str], str]
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,16 +34,18 @@ class Template:
     left_to_right: bool = False
 
 
-def _files(file_sep: str, snippets: tuple[Snippet, ...]) -> str:
-    """Cross-file snippets, each behind its file separator and path (none without a separator token)."""
-    return "".join(f"{file_sep}{s.path}\n{s.text}\n" for s in snippets) if file_sep else ""
+def _files(file_sep: str, snippets: tuple[Snippet, ...], comment: str) -> str:
+    """Cross-file snippets, each behind its file separator and path; without a separator token, each headed by
+    a comment in the current file's language naming its path."""
+    head = file_sep or f"{comment} "
+    return "".join(f"{head}{s.path}\n{s.text}\n" for s in snippets)
 
 
 def _fim(prefix_tok: str, suffix_tok: str, middle_tok: str, file_sep: str) -> Render:
     """Prefix-suffix-middle, as these models were trained."""
 
-    def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
-        return f"{_files(file_sep, snippets)}{prefix_tok}{prefix}{suffix_tok}{suffix}{middle_tok}"
+    def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "", comment: str = "#") -> str:
+        return f"{_files(file_sep, snippets, comment)}{prefix_tok}{prefix}{suffix_tok}{suffix}{middle_tok}"
 
     return render
 
@@ -51,9 +54,9 @@ def _left_to_right(file_sep: str) -> Render:
     """The snippets, then the file's own header and its text up to the cursor: no suffix (the model continues
     the text)."""
 
-    def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
+    def render(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "", comment: str = "#") -> str:
         header = f"{file_sep}{path}\n" if path else ""
-        return _files(file_sep, snippets) + header + prefix
+        return _files(file_sep, snippets, comment) + header + prefix
 
     return render
 
@@ -64,7 +67,7 @@ _KIMI_K2_SYSTEM = (
 )
 
 
-def _kimi_k2(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "") -> str:
+def _kimi_k2(prefix: str, suffix: str, snippets: tuple[Snippet, ...], path: str = "", comment: str = "#") -> str:
     context = "".join(f"### {s.path}\n{s.text}\n" for s in snippets)
     user = f"{context}### current file\n{prefix}<|hole|>{suffix}"
     return (

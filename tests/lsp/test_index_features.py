@@ -71,7 +71,7 @@ async def test_members_of_an_imported_module_complete_after_the_dot(indexed: Ses
     assert "times" not in {item.label for item in result.items}  # a method is not a module member
 
 
-async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -> None:
+async def test_the_prompt_carries_used_definitions_then_outlines_of_imported_files(indexed: Session) -> None:
     uri = _open_file(indexed, "shop/cart.py")
     result = await indexed.client.text_document_inline_completion_async(
         lsp.InlineCompletionParams(
@@ -83,10 +83,11 @@ async def test_the_prompt_carries_outlines_of_imported_files(indexed: Session) -
     assert isinstance(result, lsp.InlineCompletionList)
     (request,) = indexed.records("request")
     head, _, this_file = request["prompt"].partition("<|file_sep|>shop/cart.py\n")
-    assert head == (
-        '<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\n'
-        "def parse_price(text: str) -> Money\n"
+    used = (
+        '<|file_sep|>shop/money.py\nclass Money\n    # Cents, never floats.\n    def times(self, n: int) -> "Money"\n'
     )
+    repo_map = '<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\ndef parse_price(text: str) -> Money\n'
+    assert head == used + repo_map  # cart.py uses Money, not parse_price
     assert this_file.startswith("from shop import money\n")
 
 

@@ -24,7 +24,7 @@ def test_every_settings_profile_has_a_template_and_unknown_ones_fail() -> None:
         ("kimi-tiny", "<|file_sep|>b.py\nB\nPRE"),  # left to right: no suffix
         ("kimi-tiny-fim", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
         ("qwen2.5-coder", "<|file_sep|>b.py\nB\n<|fim_prefix|>PRE<|fim_suffix|>SUF<|fim_middle|>"),
-        ("deepseek-coder", "<｜fim▁begin｜>PRE<｜fim▁hole｜>SUF<｜fim▁end｜>"),
+        ("deepseek-coder", "# b.py\nB\n<｜fim▁begin｜>PRE<｜fim▁hole｜>SUF<｜fim▁end｜>"),  # no file separator
         ("starcoder", "<file_sep>b.py\nB\n<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"),
     ],
 )
@@ -77,10 +77,18 @@ def test_build_heals_when_the_template_asks() -> None:
     assert plain.text == f"<|fim_prefix|>{text}<|fim_suffix|><|fim_middle|>" and plain.tail == ""
 
 
-def test_snippets_stop_at_their_budget() -> None:
-    snippets = tuple(Snippet(f"{i}.py", "x" * 400) for i in range(10))
-    prompt = build(_snap("", 0), template_for("kimi-tiny"), snippets, Budget(snippet_chars=1000))
-    assert prompt.text.count("<|file_sep|>") == 2
+def test_without_a_file_separator_snippets_are_headed_by_a_comment_in_the_files_language() -> None:
+    render = template_for("deepseek-coder").render
+    assert render("P", "S", (Snippet("b.ts", "B"),), "a.go", "//").startswith("// b.ts\nB\n")
+
+
+def test_the_document_gets_the_prompt_budget_less_the_cross_file_budget_and_crlf_becomes_lf() -> None:
+    text = "x = 1\r\n" * 5000
+    small = build(_snap(text, len(text)), template_for("kimi-tiny"), budget=Budget(1024, 512))
+    large = build(_snap(text, len(text)), template_for("kimi-tiny"), budget=Budget(4096, 512))
+    assert "\r" not in small.text and len(small.prefix) <= (1024 - 512) * 3 < len(large.prefix) <= (4096 - 512) * 3
+    fim = build(_snap(text, 3000), template_for("qwen2.5-coder"), budget=Budget(4096, 2048))
+    assert len(fim.prefix) + len(fim.suffix) <= (4096 - 2048) * 3 and fim.suffix
 
 
 def test_line_by_line_scrubbing_matches_whole_text_scrubbing() -> None:

@@ -1,0 +1,215 @@
+"""Where cross-file context comes from, and how much each piece is worth at this cursor.
+
+Candidates, each a piece of text the model could be shown, with a tier (what kind of source) and a score:
+- tier 0, definitions the document takes from other workspace files: every top-level definition of a file it
+  imports whose name the document uses (`from x import y`, `import x as m` then `m.y`, `use a::b`, Go's
+  `pkg.Name`, ...: one rule for every language), following re-exports (a name imported from a package whose
+  `__init__`, `index.ts` or `mod.rs` imports it from elsewhere). Scored by how often and how near the cursor the name is used;
+  the base classes of the class around the cursor count double, four times after `self.` or `this.`;
+- tier 1, code like the lines before the cursor in other open documents (identifier overlap of 20-line
+  windows), for what imports do not reach;
+- tier 2, the outlines of the imported files (a repo map).
+And one `scope` candidate, always first: the headers of the class and function around the cursor when the
+prefix window no longer shows them. Pure: the index is read through `IndexView`; no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..index.model import Definition, Outline, ResolvedImport
+from ..index.secrets import is_secret_path
+from .render import INDENT, definition_text, outline_text
+
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+_CONTAINERS = frozenset({"class", "interface", "struct", "enum", "trait", "impl"})
+_SCOPES = _CONTAINERS | {"function", "method", "constructor"}
+_PY_BASES = re.compile(r"^\s*class\s+\w+\s*\((.*)\)")
+_EXTENDS = re.compile(r"\b(?:extends|implements)\s+([\w.$<>, ]+)")
+_MEMBER_ACCESS = re.compile(r"\b(?:self|this|cls)\.\w*$")
+SIMILAR_WINDOW_LINES = 20
+SIMILAR_QUERY_LINES = 10
+SIMILAR_MIN_OVERLAP = 0.3
+REEXPORT_DEPTH = 2
+
+
+class IndexView(Protocol):
+    """What the sources read from the workspace index."""
+
+    def outline(self, path_or_uri: str) -> Outline | None: ...
+
+    def imports_of(self, path_or_uri: str) -> tuple[ResolvedImport, ...]: ...
+
+
+@dataclass(slots=True, frozen=True)
+class Document:
+    """The document being completed: its path, text, cursor offset, outline and resolved imports."""
+
+    path: str
+    text: str
+    cursor: int
+    outline: Outline | None
+    imports: tuple[ResolvedImport, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class Candidate:
+    """A piece of context. `key` names it across keystrokes (its place in the prompt follows the key)."""
+
+    key: str
+    path: str  # as the model is shown it
+    text: str
+    tier: int  # -1 scope, 0 definitions, 1 similar code, 2 repo map
+    score: float
+
+
+def candidates(
+    document: Document,
+    index: IndexView,
+    show: Callable[[str], str],
+    first_shown_line: int,
+    others: Sequence[tuple[str, str]] = (),
+) -> list[Candidate]:
+    """Every candidate for `document`. `show` turns a path into what the model sees; `first_shown_line` is the
+    first line of the document the prompt's prefix window keeps; `others` are (path, text) of other open
+    documents that may be shown."""
+    starts = _line_starts(document.text)
+    cursor_line = bisect.bisect_right(starts, document.cursor) - 1
+    uses = _uses(document.text, starts)
+    targets = _targets(document)
+    bases = _bases(document.outline, cursor_line)
+    boost = 4.0 if _MEMBER_ACCESS.search(document.text[max(0, document.cursor - 80) : document.cursor]) else 2.0
+    outlines = {t: o for t in targets if (o := index.outline(t)) is not None}
+    found: list[Candidate] = []
+    for name, path, outline, at in _imported_definitions(uses, outlines, document.imports, index):
+        score = _nearness(uses[name], cursor_line) * (boost if name in bases else 1.0)
+        found.append(Candidate(f"def:{path}:{name}", show(path), definition_text(outline, at), 0, score))
+    for path, outline in outlines.items():
+        if outline.definitions:
+            found.append(Candidate(f"map:{path}", show(path), outline_text(outline), 2, 0.0))
+    found += _similar(document.text, starts, cursor_line, others, show)
+    scope = _scope(document, cursor_line, first_shown_line, show)
+    return ([scope] if scope is not None else []) + found
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    starts += [m.end() for m in re.finditer("\n", text)]
+    return starts
+
+
+def _uses(text: str, starts: list[int]) -> dict[str, list[int]]:
+    """identifier -> the lines it occurs on (with repeats)."""
+    uses: dict[str, list[int]] = {}
+    for match in _IDENTIFIER.finditer(text):
+        uses.setdefault(match.group(), []).append(bisect.bisect_right(starts, match.start()) - 1)
+    return uses
+
+
+def _nearness(lines: list[int], cursor_line: int) -> float:
+    """How much a name matters here: every use counts, the nearer the cursor the more."""
+    return sum(1.0 / (1.0 + abs(line - cursor_line) / 10.0) for line in lines)
+
+
+def _targets(document: Document) -> list[str]:
+    """The workspace files the document imports, in import order, without itself and secret files."""
+    targets: dict[str, None] = {}
+    for resolved in document.imports:
+        for target in resolved.targets:
+            if target != document.path and not is_secret_path(target):
+                targets.setdefault(target)
+    return list(targets)
+
+
+def _imported_definitions(
+    uses: dict[str, list[int]],
+    outlines: dict[str, Outline],
+    imports: Iterable[ResolvedImport],
+    index: IndexView,
+) -> Iterable[tuple[str, str, Outline, int]]:
+    """(name, path, outline, definition index) of every top-level definition in the imported files whose name
+    the document uses; for a name imported by name but not defined where it is imported from, the files a
+    package re-exports it from."""
+    top: dict[str, list[tuple[str, int]]] = {}
+    for path, outline in outlines.items():
+        for at, definition in enumerate(outline.definitions):
+            if definition.parent == -1:
+                top.setdefault(definition.name, []).append((path, at))
+    for name in uses.keys() & top.keys():
+        for path, at in top[name]:
+            yield name, path, outlines[path], at
+    for resolved in imports:
+        for name in resolved.ref.names:
+            if name not in top and name in uses:
+                for path, outline, at in _reexported(name, list(resolved.targets), index, REEXPORT_DEPTH):
+                    yield name, path, outline, at
+
+
+def _reexported(name: str, packages: list[str], index: IndexView, depth: int) -> list[tuple[str, Outline, int]]:
+    """Where the files in `packages` import `name` from, followed `depth` files deep."""
+    if depth == 0:
+        return []
+    sources = [t for p in packages for r in index.imports_of(p) if name in r.ref.names for t in r.targets]
+    hits = []
+    for path in dict.fromkeys(s for s in sources if not is_secret_path(s)):
+        outline = index.outline(path)
+        for at, definition in enumerate(outline.definitions if outline is not None else ()):
+            if definition.parent == -1 and definition.name == name and outline is not None:
+                hits.append((path, outline, at))
+                break
+    return hits or _reexported(name, list(dict.fromkeys(sources)), index, depth - 1)
+
+
+def _enclosing(outline: Outline | None, line: int, kinds: frozenset[str]) -> list[Definition]:
+    """The definitions of `kinds` whose span holds `line`, outermost first."""
+    if outline is None:
+        return []
+    return [d for d in outline.definitions if d.kind in kinds and d.span.start_line < line <= d.span.end_line]
+
+
+def _bases(outline: Outline | None, cursor_line: int) -> frozenset[str]:
+    """Names of the base classes of the innermost class around the cursor (last segment of dotted names)."""
+    classes = _enclosing(outline, cursor_line, _CONTAINERS)
+    if not classes:
+        return frozenset()
+    header = classes[-1].signature
+    match = _PY_BASES.match(header)
+    raw = match.group(1).split(",") if match else [p for m in _EXTENDS.finditer(header) for p in m.group(1).split(",")]
+    names = (part.split("=")[0].split("<")[0].strip() for part in raw if "=" not in part)
+    return frozenset(n.rpartition(".")[2] for n in names if n)
+
+
+def _scope(document: Document, cursor_line: int, first_shown_line: int, show: Callable[[str], str]) -> Candidate | None:
+    """The headers of the definitions around the cursor that start before the prefix window does."""
+    cut = [d for d in _enclosing(document.outline, cursor_line, _SCOPES) if d.span.start_line < first_shown_line]
+    if not cut:
+        return None
+    text = "\n".join(INDENT * depth + (d.signature.strip() or d.name) for depth, d in enumerate(cut))
+    return Candidate(f"scope:{document.path}", show(document.path), text, -1, float("inf"))
+
+
+def _similar(
+    text: str, starts: list[int], cursor_line: int, others: Sequence[tuple[str, str]], show: Callable[[str], str]
+) -> list[Candidate]:
+    """The best window of each other open document whose identifiers overlap the lines before the cursor."""
+    first = starts[max(0, cursor_line - SIMILAR_QUERY_LINES)]
+    query = set(_IDENTIFIER.findall(text[first : starts[cursor_line]]))
+    if len(query) < 3:
+        return []
+    found = []
+    for path, other in others:
+        lines = other.splitlines()
+        best, best_at = 0.0, 0
+        for at in range(0, max(1, len(lines) - SIMILAR_WINDOW_LINES // 2), SIMILAR_WINDOW_LINES // 2):
+            window = set(_IDENTIFIER.findall("\n".join(lines[at : at + SIMILAR_WINDOW_LINES])))
+            overlap = len(query & window) / len(query | window) if window else 0.0
+            if overlap > best:
+                best, best_at = overlap, at
+        if best >= SIMILAR_MIN_OVERLAP:
+            snippet = "\n".join(lines[best_at : best_at + SIMILAR_WINDOW_LINES])
+            found.append(Candidate(f"similar:{path}:{best_at}", show(path), snippet, 1, best))
+    return found

@@ -195,3 +195,18 @@ def member_item(definition: Definition) -> lsp.CompletionItem:
         documentation=doc,
         sort_text="1" + definition.name,
     )
+
+
+def class_member_item(definition: Definition, owner: str, depth: int) -> lsp.CompletionItem:
+    """A member of the class around the cursor (depth 0) or of a base `depth` classes up: the class that
+    defines it is shown beside the name; nearer classes sort first, and dunder names after the rest."""
+    doc = lsp.MarkupContent(kind=lsp.MarkupKind.PlainText, value=definition.doc) if definition.doc else None
+    dunder = definition.name.startswith("__") and definition.name.endswith("__")
+    return lsp.CompletionItem(
+        label=definition.name,
+        label_details=lsp.CompletionItemLabelDetails(description=owner),
+        kind=COMPLETION_KINDS.get(definition.kind),
+        detail=definition.signature or None,
+        documentation=doc,
+        sort_text=f"1{int(dunder)}{min(depth, 9)}{definition.name}",
+    )

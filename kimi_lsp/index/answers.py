@@ -1,4 +1,5 @@
-"""Answers from the index: outlines, symbols by name or fuzzy query, resolved imports, module members.
+"""Answers from the index: outlines, symbols by name or fuzzy query, resolved imports, module members, the
+members of a class and of its bases across files.
 
 `IndexQueries` reads `IndexState` on the loop and answers with what is known so far (during the first index
 too); an open document answers from its editor text, a closed file from its outline in the cache. It must not
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from kimi_lsp.index.core import IndexState
 from kimi_lsp.index.documents import uri_to_path
@@ -28,6 +31,24 @@ from kimi_lsp.index.resolve import Resolver
 from kimi_lsp.index.symtable import Hit
 
 log = logging.getLogger(__name__)
+CLASS_KINDS = frozenset({"class", "interface", "struct", "enum", "trait"})
+MAX_BASE_DEPTH = 8  # bases of bases followed this far (and never in a cycle)
+# the name methods reach their instance by, where attributes are assigned in methods rather than declared
+_RECEIVERS = {"python": "self", "javascript": "this", "typescript": "this", "typescriptreact": "this"}
+_ASSIGNMENT = re.compile(r"([^=]+?)\s*(?://|\*\*|>>|<<|[-+*/%&|^@])?=(?!=)")
+_NESTED = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
+_DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
+_EXTENDS = re.compile(r"\b(?:extends|implements)\s+(.+?)(?=\s+(?:extends|implements)\b|$)")
+
+
+@dataclass(slots=True, frozen=True)
+class ClassMember:
+    """A member of a class: the file and class that define it, how many bases away (0: the class asked for)."""
+
+    path: str
+    owner: str
+    depth: int
+    definition: Definition
 
 
 class IndexQueries:
@@ -84,6 +105,36 @@ class IndexQueries:
                 out.extend(d for d in outline.definitions if d.parent < 0)
         return tuple(out)
 
+    def enclosing_definitions(self, path_or_uri: str, line: int) -> tuple[Definition, ...]:
+        """The definitions of a file whose span holds `line`, outermost first (the class and method around a
+        cursor)."""
+        return tuple(d for d in self.document_symbols(path_or_uri) if d.span.start_line <= line <= d.span.end_line)
+
+    def class_members(self, path_or_uri: str, class_name: str) -> tuple[ClassMember, ...]:
+        """The members of the class `class_name` defined in a file, then those of its bases, nearest first and
+        each name once (a subclass's definition hides its base's): methods, fields, nested classes and, in
+        Python, JavaScript and TypeScript, the attributes its methods assign (`self.x = ...`). A base is found
+        in the same file, through the file's imports (`from m import Base`, `m.Base`, `import {Base}`), or as
+        the one class of its name in the workspace; bases of bases too, up to MAX_BASE_DEPTH."""
+        out: dict[str, ClassMember] = {}
+        seen: set[tuple[str, str]] = set()
+
+        def visit(path: str, name: str, depth: int) -> None:
+            found = self._class_named(path, name)
+            if found is None or (path, name) in seen or depth > MAX_BASE_DEPTH:
+                return
+            seen.add((path, name))
+            outline, index = found
+            members = [d for d in outline.definitions if d.parent == index]
+            for definition in [*members, *self._assigned_attributes(path, outline, index)]:
+                out.setdefault(definition.name, ClassMember(path, name, depth, definition))
+            for base in base_names(outline.language, outline.definitions[index].signature):
+                for target, base_class in self._base_classes(path, name, base):
+                    visit(target, base_class, depth + 1)
+
+        visit(uri_to_path(path_or_uri), class_name, 0)
+        return tuple(out.values())
+
     def references(self, uri: str, name: str | None = None) -> tuple[tuple[str, Span], ...]:
         """Identifier references in an open document (all, or those spelled `name`)."""
         return self._state.documents.references(uri, name)
@@ -113,6 +164,63 @@ class IndexQueries:
         imports = self.imports_of(from_path) if from_path is not None else ()
         return self.resolver().module_files(module, imports)
 
+    def _class_named(self, path: str, name: str) -> tuple[Outline, int] | None:
+        """The outline of a file and the index in it of its class `name` (a top-level one first)."""
+        outline = self.outline(path)
+        if outline is None:
+            return None
+        found = [i for i, d in enumerate(outline.definitions) if d.name == name and d.kind in CLASS_KINDS]
+        found.sort(key=lambda i: outline.definitions[i].parent >= 0)
+        return (outline, found[0]) if found else None
+
+    def _base_classes(self, path: str, subclass: str, base: str) -> list[tuple[str, str]]:
+        """(file, class name) of a base as written in the class `subclass` of `path`."""
+        module, _, name = base.rpartition(".")
+        if module:
+            return [(f, name) for f in self._module_files(module, path) if self._class_named(f, name)]
+        if name != subclass and self._class_named(path, name) is not None:
+            return [(path, name)]
+        for imp in self.imports_of(path):
+            names = imp.ref.names
+            if name in names or "*" in names or not names:
+                hits = [(target, name) for target in imp.targets if self._class_named(target, name)]
+                if hits:
+                    return hits[:1]
+        located = {loc.path for loc in self.definitions_named(name) if loc.kind in CLASS_KINDS} - {path}
+        return [(located.pop(), name)] if len(located) == 1 else []
+
+    def _assigned_attributes(self, path: str, outline: Outline, index: int) -> list[Definition]:
+        """The attributes the methods of the class at `index` assign on their instance, as fields."""
+        receiver = _RECEIVERS.get(outline.language)
+        methods = [d for d in outline.definitions if d.parent == index and d.kind in ("method", "constructor")]
+        lines = self._lines(path) if receiver is not None and methods else None
+        if receiver is None or lines is None:
+            return []
+        out: list[Definition] = []
+        for method in methods:
+            for number in range(method.span.start_line, min(method.span.end_line + 1, len(lines))):
+                line = lines[number]
+                for name, col in assigned_attributes(line, receiver):
+                    at = Span(number, col, number, col + len(name))
+                    out.append(Definition(name, "field", at, at, line.strip()[:200], "", index))
+        return out
+
+    def _lines(self, path: str) -> list[str] | None:
+        """A file's text by lines: an open document's current text, else the file on disk (as the index
+        allows: a file it knows, within the size limit)."""
+        doc = self._open_doc(path)
+        document = self._state.documents.get(doc) if doc is not None else None
+        if document is not None:
+            return document.source.decode("utf-8", "replace").split("\n")
+        record = self._state.files.get(path)
+        if record is None or record.size > self._state.settings.max_file_bytes:
+            return None
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read().split("\n")
+        except OSError:
+            return None
+
     def _located(self, hits: Iterable[Hit]) -> list[SymbolLocation]:
         """The hits whose files the index still knows, as locations."""
         by_fid, out = self._state.by_fid, []
@@ -128,3 +236,40 @@ class IndexQueries:
             return path_or_uri
         path = uri_to_path(path_or_uri)
         return next((d.uri for d in documents if d.path == path), None)
+
+
+def base_names(language: str, signature: str) -> tuple[str, ...]:
+    """The bases a class's signature names, as written (`Base`, `module.Base`), type arguments left out:
+    Python `class C(A, m.B, metaclass=M)`, and `extends`/`implements` lists (JavaScript, TypeScript, Java)."""
+    if language == "python":
+        _, opened, rest = signature.partition("(")
+        parts = _strip_nested(rest.rsplit(")", 1)[0]).split(",") if opened else []
+        parts = [p for p in parts if "=" not in p and not p.strip().startswith("*")]
+    else:
+        parts = [p for m in _EXTENDS.finditer(_strip_nested(signature)) for p in m.group(1).split(",")]
+    names = (p.strip() for p in parts)
+    return tuple(n for n in names if _DOTTED.fullmatch(n) and n != "object")
+
+
+def _strip_nested(text: str) -> str:
+    """`text` without bracketed parts (type arguments, subscripts, calls)."""
+    while True:
+        stripped = _NESTED.sub("", text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
+def assigned_attributes(line: str, receiver: str) -> list[tuple[str, int]]:
+    """The attributes a line of code assigns on `receiver` (`self.x = 1`, `self.x: int = 1`, `self.a, self.b =
+    ...`, `self.n += 1`; not `self.x[0] = 1` nor `self.x.y = 1`): each name and its column."""
+    body = line.lstrip()
+    match = _ASSIGNMENT.match(body)
+    if match is None:
+        return []
+    targets, indent = match.group(1), len(line) - len(body)
+    out = []
+    for found in re.finditer(rf"(?<![\w$.]){re.escape(receiver)}\.([A-Za-z_$][\w$]*)", targets):
+        if targets[found.end() :].lstrip()[:1] in ("", ",", ")", "]", ":"):
+            out.append((found.group(1), indent + found.start(1)))
+    return out

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from kimi_lsp.index.answers import IndexQueries
+from kimi_lsp.index.answers import ClassMember, IndexQueries
 from kimi_lsp.index.builder import IndexBuilder
 from kimi_lsp.index.core import IndexSettings, IndexState, ProgressCallback
 from kimi_lsp.index.documents import OpenDocuments
@@ -27,7 +27,7 @@ from kimi_lsp.index.store import FileRecord
 from kimi_lsp.index.symtable import SymbolTable
 from kimi_lsp.index.tracker import IndexTracker
 
-__all__ = ["IndexSettings", "ProgressCallback", "WorkspaceIndex"]
+__all__ = ["ClassMember", "IndexSettings", "ProgressCallback", "WorkspaceIndex"]
 
 
 class WorkspaceIndex:
@@ -156,6 +156,15 @@ class WorkspaceIndex:
         """Top-level definitions of a module given as a path, a dotted Python module, a Go import path, a Java
         package, or a name imported by `from_path` (completion after `module.`)."""
         return self._queries.module_members(module, from_path)
+
+    def enclosing_definitions(self, path_or_uri: str, line: int) -> tuple[Definition, ...]:
+        """The definitions of a file whose span holds `line`, outermost first."""
+        return self._queries.enclosing_definitions(path_or_uri, line)
+
+    def class_members(self, path_or_uri: str, class_name: str) -> tuple[ClassMember, ...]:
+        """Members of the class `class_name` of a file and of its bases, found across files through imports,
+        nearest first, each name once (completion after `self.`/`this.`)."""
+        return self._queries.class_members(path_or_uri, class_name)
 
     def references(self, uri: str, name: str | None = None) -> tuple[tuple[str, Span], ...]:
         """Identifier references in an open document (all, or those spelled `name`)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the cold indexer's extractor (kimi_lsp/index/_outline.c with tree-sitter's runtime) in place with
+# Rebuild the cold indexer's extractor (kimi_lsp/index/_outline*.c with tree-sitter's runtime) in place with
 # profile-guided optimisation: an instrumented build, a training run over this repository's own sources
 # (tools/pgo_train.py), then the build that uses the profile. Its parse takes 15-30% less CPU than the same code
 # built without a profile, in every language (docs/index.md). If a step fails, the extractor is built again
@@ -25,8 +25,21 @@ build() {
         && "$PY" -c "import kimi_lsp.index._outline" 2>>"$work/build.log"
 }
 
-trained() {  # one profile per object file of the extractor: _outline.o and _runtime.o (setup.py)
-    [[ $(find "$profile" -name '*.gcda' 2>/dev/null | wc -l) -eq 2 ]]
+# trained: one profile per object file of the extractor, no more: one per unit of its own C (_outline*.c, the
+# sources setup.py names in OUTLINE_SOURCES) and one of tree-sitter's runtime (_runtime.c)
+trained() {
+    local units=(kimi_lsp/index/_outline*.c kimi_lsp/index/_runtime.c) unit count
+    count=$(find "$profile" -name '*.gcda' 2>/dev/null | wc -l)
+    if [[ $count -ne ${#units[@]} ]]; then
+        echo "pgo-build: $count profiles, expected ${#units[@]} (${units[*]})" >>"$work/build.log"
+        return 1
+    fi
+    for unit in "${units[@]}"; do
+        if [[ -z $(find "$profile" -name "$(basename "$unit" .c).gcda") ]]; then
+            echo "pgo-build: no profile of $unit" >>"$work/build.log"
+            return 1
+        fi
+    done
 }
 
 # the training runs the extractor whatever KIMI_LSP_NO_NATIVE says in the caller's environment

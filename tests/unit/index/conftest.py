@@ -1,4 +1,4 @@
-"""Shared fixtures for the workspace-index tests."""
+"""Shared fixtures and helpers for the workspace-index tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lsp.index.workspace import ProgressCallback, WorkspaceIndex
+from kimi_lsp.index.workspace import IndexSettings, ProgressCallback, WorkspaceIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -33,3 +33,20 @@ def count_rewalks(index: WorkspaceIndex) -> list[object]:
 
     builder.rewalk = counted  # type: ignore[method-assign]
     return rewalks
+
+
+def settings(tmp_path: Path, **kw: object) -> IndexSettings:
+    return IndexSettings(cache_path=str(tmp_path / "cache.sqlite"), workers=0, debounce_ms=10, **kw)  # type: ignore[arg-type]
+
+
+async def started(root: Path, tmp_path: Path, **kw: object) -> WorkspaceIndex:
+    index = WorkspaceIndex([root], settings(tmp_path, **kw))
+    await index.start()
+    return index
+
+
+def snapshot(index: WorkspaceIndex) -> tuple[object, ...]:
+    files = sorted((r.path, r.language, r.size, r.digest) for r in index.files.values())
+    symbols = sorted((s.name, s.kind, s.path, s.line, s.col) for s in index.workspace_symbols("", 100_000))
+    outlines = {p: index.document_symbols(p) for p in index.files}
+    return files, symbols, outlines

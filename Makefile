@@ -11,7 +11,7 @@ PIP    := timeout 1800 $(BIN)/python -m pip install --progress-bar off -c engine
 
 venv: $(VENV)/.kimi-lsp-base.stamp
 
-$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py kimi_lsp/index/_outline.c kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c tools/pgo-build.sh tools/pgo_train.py
+$(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py $(wildcard kimi_lsp/index/_outline*.[ch]) kimi_lsp/index/_runtime.c kimi_lsp/index/_symtab.c tools/pgo-build.sh tools/pgo_train.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[dev]'
 	# the extractor: compiled with tree-sitter's runtime and a profile (tools/pgo-build.sh)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from .index.documents import uri_to_path
+from .index.model import Outline, ResolvedImport
 from .index.secrets import is_secret_file
 from .index.workspace import WorkspaceIndex
 from .prompt.context import Budget, windows
@@ -25,6 +27,7 @@ from .snapshot import DocumentSnapshot
 
 REFRESH_S = 2.0
 MAX_OTHER_DOCUMENTS = 20
+DECODED_OUTLINES = 512
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,11 +37,37 @@ class _Shown:
     snippets: tuple[Snippet, ...]
 
 
+class _Outlines:
+    """The index as prompt/sources.py reads it, with closed files' outlines kept decoded (by path and content
+    digest): decoding one from the cache costs more than the rest of a context build."""
+
+    def __init__(self, index: WorkspaceIndex, decoded: OrderedDict[tuple[str, bytes], Outline | None]) -> None:
+        self._index = index
+        self._decoded = decoded
+
+    def outline(self, path_or_uri: str) -> Outline | None:
+        record = self._index.files.get(path_or_uri)
+        if record is None or path_or_uri in self._index.documents:
+            return self._index.outline(path_or_uri)
+        key = (path_or_uri, record.digest)
+        if key in self._decoded:
+            self._decoded.move_to_end(key)
+            return self._decoded[key]
+        outline = self._decoded[key] = self._index.outline(path_or_uri)
+        if len(self._decoded) > DECODED_OUTLINES:
+            self._decoded.popitem(last=False)
+        return outline
+
+    def imports_of(self, path_or_uri: str) -> tuple[ResolvedImport, ...]:
+        return self._index.imports_of(path_or_uri)
+
+
 class WorkspaceContext:
     """Per-document memory of the cross-file context shown; all methods run on the event loop."""
 
     def __init__(self) -> None:
         self._shown: dict[str, _Shown] = {}
+        self._decoded: OrderedDict[tuple[str, bytes], Outline | None] = OrderedDict()
 
     def forget(self, uri: str) -> None:
         """The document closed: the next prompt for it starts afresh."""
@@ -65,7 +94,7 @@ class WorkspaceContext:
         )
         found = candidates(
             document,
-            index,
+            _Outlines(index, self._decoded),
             lambda p: shown_path(index, p),
             windows(snapshot, template, budget).first_line,
             _others(index, snapshot.uri),

@@ -16,7 +16,9 @@ prefix window no longer shows them. Pure: the index is read through `IndexView`;
 from __future__ import annotations
 
 import bisect
+import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,11 +28,14 @@ from ..index.secrets import is_secret_path
 from .render import INDENT, definition_text, outline_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+_NEWLINE = re.compile("\n")
 _CONTAINERS = frozenset({"class", "interface", "struct", "enum", "trait", "impl"})
 _SCOPES = _CONTAINERS | {"function", "method", "constructor"}
 _PY_BASES = re.compile(r"^\s*class\s+\w+\s*\((.*)\)")
 _EXTENDS = re.compile(r"\b(?:extends|implements)\s+([\w.$<>, ]+)")
 _MEMBER_ACCESS = re.compile(r"\b(?:self|this|cls)\.\w*$")
+NEAR_LINES = 150
+FAR_WEIGHT = 1.0 / (1.0 + NEAR_LINES / 10.0)
 SIMILAR_WINDOW_LINES = 20
 SIMILAR_QUERY_LINES = 10
 SIMILAR_MIN_OVERLAP = 0.3
@@ -79,14 +84,17 @@ def candidates(
     documents that may be shown."""
     starts = _line_starts(document.text)
     cursor_line = bisect.bisect_right(starts, document.cursor) - 1
-    uses = _uses(document.text, starts)
     targets = _targets(document)
+    outlines = {t: o for t in targets if (o := index.outline(t)) is not None}
+    wanted = {d.name for o in outlines.values() for d in o.definitions if d.parent == -1}
+    wanted.update(n for r in document.imports for n in r.ref.names)
+    uses = _uses(document.text, starts, cursor_line, wanted)
     bases = _bases(document.outline, cursor_line)
     boost = 4.0 if _MEMBER_ACCESS.search(document.text[max(0, document.cursor - 80) : document.cursor]) else 2.0
-    outlines = {t: o for t in targets if (o := index.outline(t)) is not None}
     found: list[Candidate] = []
+    show = functools.cache(show)
     for name, path, outline, at in _imported_definitions(uses, outlines, document.imports, index):
-        score = _nearness(uses[name], cursor_line) * (boost if name in bases else 1.0)
+        score = uses[name] * (boost if name in bases else 1.0)
         found.append(Candidate(f"def:{path}:{name}", show(path), definition_text(outline, at), 0, score))
     for path, outline in outlines.items():
         if outline.definitions:
@@ -97,22 +105,26 @@ def candidates(
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    starts += [m.end() for m in re.finditer("\n", text)]
-    return starts
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 
-def _uses(text: str, starts: list[int]) -> dict[str, list[int]]:
-    """identifier -> the lines it occurs on (with repeats)."""
-    uses: dict[str, list[int]] = {}
-    for match in _IDENTIFIER.finditer(text):
-        uses.setdefault(match.group(), []).append(bisect.bisect_right(starts, match.start()) - 1)
-    return uses
-
-
-def _nearness(lines: list[int], cursor_line: int) -> float:
-    """How much a name matters here: every use counts, the nearer the cursor the more."""
-    return sum(1.0 / (1.0 + abs(line - cursor_line) / 10.0) for line in lines)
+def _uses(text: str, starts: list[int], cursor_line: int, wanted: set[str]) -> dict[str, float]:
+    """How much each wanted identifier the text uses matters here: every use counts 1 / (1 + d / 10) for a
+    distance of d lines from the cursor; uses more than NEAR_LINES away count FAR_WEIGHT each (they add
+    little, and finding their lines would cost more than the rest of the build in a large file)."""
+    counts = Counter(name for name in _IDENTIFIER.findall(text) if name in wanted)
+    first = max(0, cursor_line - NEAR_LINES)
+    last = min(len(starts) - 1, cursor_line + NEAR_LINES)
+    end = starts[last + 1] if last + 1 < len(starts) else len(text)
+    scores = dict.fromkeys(counts, 0.0)
+    near = Counter[str]()
+    for number, line in enumerate(text[starts[first] : end].split("\n"), start=first):
+        for name in counts.keys() & set(_IDENTIFIER.findall(line)):
+            scores[name] += 1.0 / (1.0 + abs(number - cursor_line) / 10.0)
+            near[name] += 1
+    for name, count in counts.items():
+        scores[name] += FAR_WEIGHT * (count - near[name])
+    return scores
 
 
 def _targets(document: Document) -> list[str]:
@@ -126,7 +138,7 @@ def _targets(document: Document) -> list[str]:
 
 
 def _imported_definitions(
-    uses: dict[str, list[int]],
+    uses: dict[str, float],
     outlines: dict[str, Outline],
     imports: Iterable[ResolvedImport],
     index: IndexView,

@@ -93,11 +93,16 @@ def candidates_in(index: WorkspaceIndex, path: str, outlines: dict[str, Outline 
                 continue
             for name, line in single_top_level(outline).items():
                 defined.setdefault(name, (target, line))
+    in_import = False  # inside the parentheses of a multi-line import
     for number, line in enumerate(lines):
-        if number in import_lines or not line.strip() or line.lstrip().startswith(("#", "//", "import ", "from ")):
+        stripped = line.lstrip()
+        if in_import or stripped.startswith(("import ", "from ")):
+            in_import = (in_import or "(" in line) and ")" not in line
+            continue
+        if number in import_lines or not stripped or stripped.startswith(("#", "//")):
             continue
         for name in dict.fromkeys(_IDENTIFIER.findall(line)):
-            if name in defined:
+            if name in defined and f'"{name}"' not in line and f"'{name}'" not in line:  # not `__all__` entries
                 target, at = defined[name]
                 target_lines = _lines(target)
                 if at < len(target_lines) and normalised(target_lines[at]):

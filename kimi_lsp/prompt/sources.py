@@ -86,9 +86,9 @@ def candidates(
     cursor_line = bisect.bisect_right(starts, document.cursor) - 1
     targets = _targets(document)
     outlines = {t: o for t in targets if (o := index.outline(t)) is not None}
-    wanted = {d.name for o in outlines.values() for d in o.definitions if d.parent == -1}
-    wanted.update(n for r in document.imports for n in r.ref.names)
-    uses = _uses(document.text, starts, cursor_line, wanted)
+    imported = frozenset(n for r in document.imports for n in r.ref.names)
+    wanted = {d.name for o in outlines.values() for d in o.definitions if d.parent == -1} | imported
+    uses = _uses(document.text, starts, cursor_line, wanted, imported)
     bases = _bases(document.outline, cursor_line)
     boost = 4.0 if _MEMBER_ACCESS.search(document.text[max(0, document.cursor - 80) : document.cursor]) else 2.0
     found: list[Candidate] = []
@@ -108,10 +108,13 @@ def _line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 
-def _uses(text: str, starts: list[int], cursor_line: int, wanted: set[str]) -> dict[str, float]:
+def _uses(
+    text: str, starts: list[int], cursor_line: int, wanted: set[str], imported: frozenset[str] = frozenset()
+) -> dict[str, float]:
     """How much each wanted identifier the text uses matters here: every use counts 1 / (1 + d / 10) for a
     distance of d lines from the cursor; uses more than NEAR_LINES away count FAR_WEIGHT each (they add
-    little, and finding their lines would cost more than the rest of the build in a large file)."""
+    little, and finding their lines would cost more than the rest of the build in a large file). A name
+    imported by name and used nowhere else yet counts as if used at the cursor: it was imported to be used."""
     counts = Counter(name for name in _IDENTIFIER.findall(text) if name in wanted)
     first = max(0, cursor_line - NEAR_LINES)
     last = min(len(starts) - 1, cursor_line + NEAR_LINES)
@@ -123,7 +126,7 @@ def _uses(text: str, starts: list[int], cursor_line: int, wanted: set[str]) -> d
             scores[name] += 1.0 / (1.0 + abs(number - cursor_line) / 10.0)
             near[name] += 1
     for name, count in counts.items():
-        scores[name] += FAR_WEIGHT * (count - near[name])
+        scores[name] += FAR_WEIGHT * (count - near[name]) + (1.0 if count == 1 and name in imported else 0.0)
     return scores
 
 

@@ -16,6 +16,7 @@ from typing import BinaryIO, TextIO
 
 from . import __version__
 from .processes import kill_descendants
+from .redact import RedactingFilter
 
 # Keep this module's imports light: index worker processes import the main module again when they start.
 
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     handler: logging.Handler = (
         logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(log_stream)
     )
+    handler.addFilter(RedactingFilter())  # the engine's API key never reaches the log
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:  # pygls warns about routine client behaviour (cancelling finished requests...)
         logging.getLogger("pygls").setLevel(logging.ERROR)

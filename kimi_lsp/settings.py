@@ -26,8 +26,10 @@ class EngineSettings:
     url: str | None = field(
         default=None, metadata=_check(lambda v: v.startswith(("http://", "https://")), "an http(s) URL")
     )
-    api_key: str | None = None
+    api_key: str | None = None  # else the KIMI_LSP_API_KEY environment variable (model/host.py reads it)
     timeout_ms: int = field(default=10_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
+    deadline_ms: int = field(default=5_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
+    ca_bundle: str | None = None  # a PEM file of certificate authorities to trust for an https:// engine
 
 
 @dataclass(slots=True, frozen=True)

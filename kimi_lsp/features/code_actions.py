@@ -3,16 +3,23 @@
 Listing actions is instant (no model call). Resolving one asks the model, through the pipeline like every
 other request, to rewrite the erroneous lines as a fill-in-the-middle over the rest of the file; the edit is
 returned only if it removes syntax errors (checked off the event loop: a full parse of the fixed file).
+
+The edit targets the one document the action was listed for, and only one the server may edit (`editable`):
+a file inside a workspace folder, judged by its real path (symlinks and `..` resolved), or a buffer that is no
+file; with no workspace folder open (a single file), the document itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
 from ..convert import SOURCE, line_range
+from ..index.documents import uri_to_path
 from ..snapshot import DocumentSnapshot, line_starts
 from ..syntax import count_errors, syntax_problems
 from . import diagnostics
@@ -28,10 +35,25 @@ def _overlaps(diagnostic: lsp.Diagnostic, selection: lsp.Range) -> bool:
     return diagnostic.range.start.line <= selection.end.line and diagnostic.range.end.line >= selection.start.line
 
 
+def editable(uri: str, roots: Sequence[str]) -> bool:
+    """Whether a quick fix may edit `uri`: a buffer that is no file (untitled:), or a file whose real path lies
+    inside one of the workspace folders `roots` (any file when there are none: a single file is open)."""
+    if not uri.startswith("file:") or not roots:
+        return True
+    path = os.path.realpath(uri_to_path(uri))
+    return any(path.startswith(os.path.join(os.path.realpath(root), "")) for root in roots)
+
+
+def _roots(ls: KimiLanguageServer) -> Sequence[str]:
+    return ls.index.roots if ls.index is not None else ()
+
+
 def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
     if not ls.settings.features.code_actions or ls.engines.generator is None:
         return None
     uri = params.text_document.uri
+    if not editable(uri, _roots(ls)):
+        return None
     ours = [d for d in params.context.diagnostics if d.source == SOURCE]
     if not params.context.diagnostics:  # some clients (Vim ALE) send none: compute them for the range
         ours = [d for d in diagnostics.compute(ls, uri)[1] if _overlaps(d, params.range)]
@@ -51,7 +73,10 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
     data: Any = action.data
     if action.title != TITLE or not isinstance(data, dict) or ls.engines.generator is None:
         return action
-    document = ls.document(str(data["uri"]))
+    uri = str(data["uri"])  # the document the action was listed for: the only one its edit may touch
+    if not editable(uri, _roots(ls)):
+        return action
+    document = ls.document(uri)
     text = document.source
     starts = line_starts(text)
     first, last = int(data["first"]), min(int(data["last"]), len(starts) - 1)
@@ -72,5 +97,5 @@ async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) ->
         return action
     last_length = len(text[starts[last] : end].rstrip("\r\n"))
     edit = lsp.TextEdit(range=line_range(first, last, len(starts), last_length), new_text=fix)
-    action.edit = lsp.WorkspaceEdit(changes={document.uri: [edit]})
+    action.edit = lsp.WorkspaceEdit(changes={uri: [edit]})
     return action

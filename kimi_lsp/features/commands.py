@@ -37,7 +37,7 @@ async def reindex(ls: CommandServer) -> dict[str, object]:
     Returns how many files the index holds and how many documents are open."""
     if ls.index is not None and ls.index.ready:  # while the first index runs, it already sees everything
         await ls.index.reindex()
-    uris = list(ls.workspace.text_documents)
+    uris = [document.uri for document in ls.workspace.text_documents.values()]  # the keys are unquoted
     for uri in uris:
         diagnostics.push(ls, uri)
     return {"files": len(ls.index.files) if ls.index is not None else 0, "documents": len(uris)}

@@ -55,6 +55,12 @@ class ContentChange:
     range: Range | None = None
 
 
+# An open document longer than this is not parsed: no tree, outline, symbols or syntax diagnostics for it (its
+# text still serves completions). A 50 MB generated file would otherwise hold the event loop for a minute and
+# its tree some 28x its size in memory. Files on disk are indexed up to 1 MB (discovery.py).
+MAX_PARSED_CHARS = 4_000_000
+
+
 @dataclass(slots=True)
 class OpenDocument:
     uri: str
@@ -86,10 +92,11 @@ class OpenDocuments:
         return iter(list(self._docs.values()))
 
     def open(self, uri: str, text: str, version: int = 0, language_id: str | None = None) -> OpenDocument | None:
-        """Start tracking a document; None when its language is not one we parse."""
+        """Start tracking a document; None when its language is not one we parse, or it is too long to parse."""
         path = uri_to_path(uri)
         spec = (spec_named(language_id) if language_id else None) or spec_for_path(path)
-        if spec is None:
+        if spec is None or len(text) > MAX_PARSED_CHARS:
+            self._docs.pop(uri, None)
             return None
         source = text.encode("utf-8", "surrogatepass")
         doc = OpenDocument(uri, path, spec, source, parse(spec, source), version)
@@ -107,8 +114,8 @@ class OpenDocuments:
         """Apply content changes (in order) and reparse incrementally; `new_text` is the full text after them.
         `encoding` is the negotiated LSP position encoding the change ranges are in."""
         doc = self._docs.get(uri)
-        if doc is None:
-            self.open(uri, new_text, version or 0)
+        if doc is None or len(new_text) > MAX_PARSED_CHARS:
+            self.open(uri, new_text, version or 0, doc.spec.name if doc is not None else None)
             return
         new_source = new_text.encode("utf-8", "surrogatepass")
         source, tree = doc.source, doc.tree

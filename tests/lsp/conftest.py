@@ -4,8 +4,9 @@ talking to a scripted engine whose requests and aborts are recorded to a file.""
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,11 @@ async def start_session(
     init_options: dict[str, Any] | None = None,
     engine: str | None = None,
     files: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> tuple[LanguageClient, Session]:
-    """Start the server on a workspace holding `files` (relative path -> text)."""
+    """Start the server on a workspace holding `files` (relative path -> text), with `env` added to its
+    environment and `args` to its command line."""
     record = tmp_path / "engine-record.jsonl"
     script = tmp_path / "engine.json"
     script.write_text(json.dumps({**SCRIPT, "record": str(record)}))
@@ -103,8 +107,9 @@ async def start_session(
     for name, text in (files or {}).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    command = [sys.executable, "-m", "kimi_lsp", "--stdio", "--engine", engine or f"scripted:{script}"]
-    client = await ClientServerConfig(server_command=command, client_factory=make_client).start()
+    command = [sys.executable, "-m", "kimi_lsp", "--stdio", "--engine", engine or f"scripted:{script}", *args]
+    server_env = {**os.environ, **env} if env is not None else None
+    client = await ClientServerConfig(server_command=command, client_factory=make_client, server_env=server_env).start()
     assert isinstance(client, LanguageClient)
     result = await client.initialize_session(
         lsp.InitializeParams(

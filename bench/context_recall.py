@@ -1,6 +1,9 @@
 """Does the prompt hold the definition a hidden line needs? Cross-file context recall on any repository.
 
-    python bench/context_recall.py REPO [--samples 300] [--seed 1]
+    python bench/context_recall.py REPO [--samples 300] [--seed 1] [--exclude GLOB ...]
+
+(`--exclude`: gitignore-style globs left out of the workspace, as the `exclude` setting; e.g. the standard
+library without its site-packages: `python bench/context_recall.py /usr/lib/python3.11 --exclude site-packages/`)
 
 Samples lines (stratified over files: round robin, shuffled with the seed) that use a name the file imports
 from another workspace file, where that name has a single top-level definition (def, class or assignment) in
@@ -220,9 +223,9 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-async def main(repo: str, count: int, seed: int) -> None:
+async def main(repo: str, count: int, seed: int, exclude: tuple[str, ...]) -> None:
     repo = str(Path(repo).resolve())
-    index = WorkspaceIndex([repo], IndexSettings(cache_path=":memory:"))
+    index = WorkspaceIndex([repo], IndexSettings(exclude=exclude, cache_path=":memory:"))
     await index.start()
     outlines: dict[str, Outline | None] = {}
     per_file = {path: list(candidates_in(index, path, outlines)) for path in sorted(index.files)}
@@ -247,8 +250,11 @@ async def main(repo: str, count: int, seed: int) -> None:
         index.did_close(uri)
     with tempfile.TemporaryDirectory() as tmp:
         hits = {"kimi-lsp": 0, "current file only": 0, "import outlines": 0}
-        ours, ours_recorder = await start_server(repo, Path(tmp), {}, "ours")
-        alone, alone_recorder = await start_server(repo, Path(tmp), {"context": {"crossFileTokens": 0}}, "alone")
+        excluded = {"exclude": list(exclude)}
+        ours, ours_recorder = await start_server(repo, Path(tmp), excluded, "ours")
+        alone, alone_recorder = await start_server(
+            repo, Path(tmp), {**excluded, "context": {"crossFileTokens": 0}}, "alone"
+        )
         for sample in samples:
             with_context = await prompt_for(ours, ours_recorder, sample)
             without = await prompt_for(alone, alone_recorder, sample)
@@ -275,5 +281,6 @@ if __name__ == "__main__":
     parser.add_argument("repo")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     args = parser.parse_args()
-    asyncio.run(main(args.repo, args.samples, args.seed))
+    asyncio.run(main(args.repo, args.samples, args.seed, tuple(args.exclude)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..index.model import Definition, Outline
 
 INDENT = "    "
-MAX_MAP_LINES = 40
+MAX_MAP_LINES = 60
 MAX_CLASS_MEMBERS = 24
 _CONTAINERS = frozenset({"class", "interface", "struct", "enum", "trait", "impl"})
 _LINE_COMMENT = {"python": "#"}  # every other language we parse uses //
@@ -40,16 +40,9 @@ def definition_text(outline: Outline, index: int) -> str:
 
 
 def outline_text(outline: Outline, max_lines: int = MAX_MAP_LINES) -> str:
-    """A repo-map entry: signature lines of the definitions, indented as nested, in source order."""
-    lines: list[str] = []
-    depth: list[int] = []
-    for definition in outline.definitions:
-        level = depth[definition.parent] + 1 if 0 <= definition.parent < len(depth) else 0
-        depth.append(level)
-        lines.append(INDENT * level + _signature(definition))
-        if len(lines) >= max_lines:
-            break
-    return "\n".join(lines)
+    """A repo-map entry: the signature lines of the file's public top-level definitions, in source order."""
+    lines = [_signature(d) for d in outline.definitions if d.parent == -1 and _public(d.name)]
+    return "\n".join(lines[:max_lines])
 
 
 def _signature(definition: Definition) -> str:

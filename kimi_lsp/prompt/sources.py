@@ -33,7 +33,9 @@ _CONTAINERS = frozenset({"class", "interface", "struct", "enum", "trait", "impl"
 _SCOPES = _CONTAINERS | {"function", "method", "constructor"}
 _PY_BASES = re.compile(r"^\s*class\s+\w+\s*\((.*)\)")
 _EXTENDS = re.compile(r"\b(?:extends|implements)\s+([\w.$<>, ]+)")
+_ALIAS = re.compile(r"\bas\s+([A-Za-z_$][\w$]*)")
 _MEMBER_ACCESS = re.compile(r"\b(?:self|this|cls)\.\w*$")
+MAP_WEIGHT = 0.5  # a module's map against one definition used as often
 NEAR_LINES = 150
 FAR_WEIGHT = 1.0 / (1.0 + NEAR_LINES / 10.0)
 SIMILAR_WINDOW_LINES = 20
@@ -96,9 +98,13 @@ def candidates(
     for name, path, outline, at in _imported_definitions(uses, outlines, document.imports, index):
         score = uses[name] * (boost if name in bases else 1.0)
         found.append(Candidate(f"def:{path}:{name}", show(path), definition_text(outline, at), 0, score))
+    qualifiers = _qualifiers(document, starts)
+    module_uses = _uses(document.text, starts, cursor_line, set(qualifiers.values()), frozenset(qualifiers.values()))
     for path, outline in outlines.items():
-        if outline.definitions:
-            found.append(Candidate(f"map:{path}", show(path), outline_text(outline), 2, 0.0))
+        qualifier_score = module_uses.get(qualifiers.get(path, ""), 0.0)
+        if outline.definitions:  # a module used as `m.name`: its map may hold the name about to be written
+            tier, score = (0, MAP_WEIGHT * qualifier_score) if qualifier_score else (2, 0.0)
+            found.append(Candidate(f"map:{path}", show(path), outline_text(outline), tier, score))
     found += _similar(document.text, starts, cursor_line, others, show)
     scope = _scope(document, cursor_line, first_shown_line, show)
     return ([scope] if scope is not None else []) + found
@@ -128,6 +134,27 @@ def _uses(
     for name, count in counts.items():
         scores[name] += FAR_WEIGHT * (count - near[name]) + (1.0 if count == 1 and name in imported else 0.0)
     return scores
+
+
+def _qualifiers(document: Document, starts: list[int]) -> dict[str, str]:
+    """target path -> the name the document reaches it by as a module (`import a.b as m` -> m, `import a.b`
+    -> b, `from . import mod` -> mod, Go's `import "x/y"` -> y)."""
+    qualifiers: dict[str, str] = {}
+    for resolved in document.imports:
+        line = resolved.ref.line
+        text = (
+            document.text[starts[line] : starts[line + 1] if line + 1 < len(starts) else None]
+            if line < len(starts)
+            else ""
+        )
+        alias = _ALIAS.search(text)
+        for target in resolved.targets:
+            stem = target.rpartition("/")[2].partition(".")[0]
+            if not resolved.ref.names:
+                qualifiers[target] = alias.group(1) if alias else re.split(r"[./:]+", resolved.ref.spec.strip("./"))[-1]
+            elif stem in resolved.ref.names:
+                qualifiers[target] = alias.group(1) if alias and len(resolved.ref.names) == 1 else stem
+    return qualifiers
 
 
 def _targets(document: Document) -> list[str]:

@@ -86,7 +86,7 @@ async def test_the_prompt_carries_used_definitions_then_outlines_of_imported_fil
     used = (
         '<|file_sep|>shop/money.py\nclass Money\n    # Cents, never floats.\n    def times(self, n: int) -> "Money"\n'
     )
-    repo_map = '<|file_sep|>shop/money.py\nclass Money\n    def times(self, n: int) -> "Money"\ndef parse_price(text: str) -> Money\n'
+    repo_map = "<|file_sep|>shop/money.py\nclass Money\ndef parse_price(text: str) -> Money\n"
     assert head == used + repo_map  # cart.py uses Money, not parse_price
     assert this_file.startswith("from shop import money\n")
 

@@ -21,7 +21,7 @@ $(VENV)/.kimi-lsp-base.stamp: pyproject.toml engine/constraints.txt setup.py $(w
 	$(BIN)/python -c "import kimi_lsp.index._outline, kimi_lsp.index._symtab" || echo "warning: the C extensions did not build; indexing runs in Python" >&2
 	touch $@
 
-engine: venv            ## CPU torch + SGLang + its runtime requirements (the `engine` extra, see engine/install.sh)
+engine: venv            ## CPU torch + SGLang + its runtime requirements (engine/install.sh; no pip extra: SGLang goes in with --no-deps)
 	bash engine/install.sh $(VENV)
 
 editors: venv           ## code-server + chromium, Neovim 0.11/0.12, LSP4J, Emacs, Helix (see editors/install.sh)

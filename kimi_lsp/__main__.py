@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--version", action="version", version=f"kimi-lsp {__version__}")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective settings (config file, environment, --engine; the API key masked) and exit",
+    )
     args = parser.parse_args(argv)
     if args.engine is not None:
         from .model.host import parse_engine_choice
@@ -80,8 +85,29 @@ def take_stdio() -> tuple[BinaryIO, BinaryIO, TextIO]:
     return protocol_in, protocol_out, log_stream
 
 
+def check_config(args: argparse.Namespace) -> None:
+    """Read the config file and the environment (config_file.py) before serving: an invalid value exits with
+    status 2 and one line naming it. --print-config prints the effective settings as JSON and exits 0."""
+    import json
+
+    from .config_file import ConfigError, effective, startup
+
+    try:
+        loaded = startup()
+    except ConfigError as error:
+        print(f"kimi-lsp: {error}", file=sys.stderr)
+        sys.exit(2)
+    if args.print_config:
+        flag = None
+        if args.engine is not None:
+            flag = f"{args.engine.kind}:{args.engine.value}" if args.engine.value else args.engine.kind
+        print(json.dumps(effective(loaded, flag), indent=2))
+        sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    check_config(args)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     protocol_in, protocol_out, log_stream = take_stdio() if not args.tcp else (None, None, sys.stderr)
     faulthandler.enable(log_stream.buffer.fileno())  # a crash in native code leaves its stacks in the log

@@ -18,6 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import NamedTuple
 
+from kimi_lsp.dirs import cache_dir
 from kimi_lsp.index.symtable import Base, base_from_blobs, build_base
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,9 @@ class FileRecord(NamedTuple):
 
 
 def default_cache_path(roots: Sequence[str]) -> Path:
-    """${XDG_CACHE_HOME:-~/.cache}/kimi-lsp/index/<hash of the roots>.sqlite"""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """<the cache folder (dirs.py; ${XDG_CACHE_HOME:-~/.cache}/kimi-lsp on Linux)>/index/<hash of the roots>.sqlite"""
     key = hashlib.sha256("\n".join(sorted(roots)).encode()).hexdigest()[:24]
-    return Path(base) / "kimi-lsp" / "index" / f"{key}.sqlite"
+    return cache_dir() / "index" / f"{key}.sqlite"
 
 
 def prune_caches(directory: Path, keep: str, max_age_s: float = CACHE_MAX_AGE_S) -> list[str]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..dirs import cache_dir
 
 if TYPE_CHECKING:
     from kimi_engine.launch import EngineProcess
@@ -27,8 +28,7 @@ class EmbeddedError(RuntimeError):
 
 
 def log_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "kimi-lsp" / "logs"
+    path = cache_dir() / "logs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

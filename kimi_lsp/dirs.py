@@ -1,0 +1,24 @@
+"""Where kimi-lsp keeps its own files, by each platform's conventions (the `platformdirs` package).
+
+Linux and the BSDs: `${XDG_CACHE_HOME:-~/.cache}/kimi-lsp` and `${XDG_CONFIG_HOME:-~/.config}/kimi-lsp`; macOS:
+`~/Library/Caches/kimi-lsp` and `~/Library/Application Support/kimi-lsp`; Windows: `%LOCALAPPDATA%\\kimi-lsp\\Cache`
+and `%LOCALAPPDATA%\\kimi-lsp`. Nothing is created here; callers make the folders they write to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP = "kimi-lsp"
+
+
+def cache_dir() -> Path:
+    """The index caches (index/), the embedded engine's log (logs/)."""
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))
+
+
+def config_dir() -> Path:
+    """The user's config.toml (config_file.py)."""
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))

@@ -3,15 +3,19 @@
 Copies the sample workspace to a temporary folder, starts `kimi-lsp` over stdio with a real LSP client,
 waits for the engine, then types into shop/cart.py the way an editor would (one didChange per keystroke,
 an inline completion request after each), asks for completions, breaks the syntax and applies the quick fix.
-Prints what an editor would show, with per-request latency and the engine's cached/prompt token ratio.
+Prints what an editor would show, with per-request latency and the engine's cached/prompt token ratio; opens
+with what the session shows and what the tiny model is, and closes with the figures and how to point the same
+server at a real engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +27,70 @@ from pygls.lsp.client import LanguageClient
 
 WORKSPACE = Path(__file__).resolve().parent / "workspace"
 TYPED = "    def total(self) -> Money:\n        "
+
+INTRO = """\
+kimi-lsp demo: the language server driven as an editor drives it, over stdio with a real LSP client.
+  1. typing into a file: one didChange per keystroke and an inline completion (ghost text) request after
+     each, with the request's round trip ("ms") and the engine's KV-cache reuse ("cache": cached / prompt
+     tokens of that request; near 1.00 means the keystroke reused the prefix the previous one computed);
+  2. completion after `self.` from the workspace index; 3. syntax diagnostics; 4. a model quick fix."""
+
+
+def tiny_model_facts() -> str:
+    """What kimi-tiny is, from its files (parameters from the safetensors header, no torch needed)."""
+    try:
+        from kimi_engine.launch import TINY_MODEL_DIR
+    except ImportError:
+        return ""
+    weights = TINY_MODEL_DIR / "model.safetensors"
+    try:
+        config = json.loads((TINY_MODEL_DIR / "config.json").read_text())
+        with weights.open("rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        exact = json.loads((TINY_MODEL_DIR / "eval.json").read_text())["model, as served"]["next_line_exact"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    params = sum(_numel(t["shape"]) for name, t in header.items() if name != "__metadata__")
+    return (
+        f"  The model is kimi-tiny, trained for this project so the whole path runs on a CPU: a "
+        f"{params / 1e6:.1f} M-parameter\n  MoE ({config['num_local_experts']} experts, "
+        f"{config['num_experts_per_tok']} active per token, {config['num_hidden_layers']} layers; "
+        f"{weights.stat().st_size / 1e6:.0f} MB). Its code is rough: about {exact:.0%} of its next lines\n"
+        "  match held-out code exactly (engine/models/kimi-tiny/eval.json). Watch the latency and the cache "
+        "ratio,\n  not the quality of the ghost text."
+    )
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n
+
+
+def outro(engine: str, latencies: list[float], ratios: list[float]) -> str:
+    lines = ["\n== summary =="]
+    if latencies:
+        lines.append(
+            f"  {len(latencies)} ghost-text requests: median {statistics.median(latencies):.1f} ms, "
+            f"slowest {max(latencies):.1f} ms (the engine: {engine})"
+        )
+    if ratios:
+        lines.append(
+            f"  KV-cache reuse: mean {statistics.fmean(ratios):.2f} of each prompt's tokens were cached "
+            f"(last {ratios[-1]:.2f})"
+        )
+    lines += [
+        "  A real engine: serve a code model with SGLang on a GPU host (docs/engine.md has the profiles, from",
+        "  one GPU to Kimi K2 on 16 H200s) and point this same server at it, whichever way suits the editor:",
+        "    kimi-lsp --engine http://gpu-host:30000",
+        "    export KIMI_LSP_ENGINE_URL=http://gpu-host:30000 KIMI_LSP_PROFILE=qwen2.5-coder",
+        "    ~/.config/kimi-lsp/config.toml: [engine] url = ...  [model] profile = ...",
+        "    or the editor's engine.url / model.profile settings (docs/configuration.md)",
+        "  then `kimi-lsp --print-config` shows what it will use; this demo with it: "
+        "python -m kimi_lsp.demo --engine URL",
+    ]
+    return "\n".join(lines)
 
 
 class DemoClient(LanguageClient):
@@ -71,7 +139,10 @@ async def wait_for_engine(client: DemoClient, limit_s: float) -> bool:
     return False
 
 
-async def session(client: DemoClient, root: Path) -> None:
+async def session(client: DemoClient, root: Path) -> tuple[list[float], list[float]]:
+    """The editing session; returns the ghost-text requests' latencies (ms) and cache ratios."""
+    latencies: list[float] = []
+    ratios: list[float] = []
     path = root / "shop" / "cart.py"
     uri, text, version = path.as_uri(), path.read_text(), 1
     client.text_document_did_open(
@@ -110,7 +181,11 @@ async def session(client: DemoClient, root: Path) -> None:
         items = result.items if isinstance(result, lsp.InlineCompletionList) else (result or [])
         ghost = items[0].insert_text if items else ""
         shown = str(ghost).replace("\n", "\\n")[:60]
-        print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {await ratio(client):>4}  ghost: {shown}")
+        cache = await ratio(client)
+        latencies.append(ms)
+        if cache != "-":
+            ratios.append(float(cache))
+        print(f"  typed {ch!r:6} {ms:7.1f} ms  cache {cache:>4}  ghost: {shown}")
     print("\n== completion after 'self.' ==")
     version += 1
     client.text_document_did_change(
@@ -137,6 +212,7 @@ async def session(client: DemoClient, root: Path) -> None:
     labels = [item.label for item in (completions.items if isinstance(completions, lsp.CompletionList) else [])]
     print(f"  {ms:7.1f} ms  {len(labels)} items: {', '.join(labels[:10])}")
     await diagnostics_and_fix(client, uri, version, line, column)
+    return latencies, ratios
 
 
 async def diagnostics_and_fix(client: DemoClient, uri: str, version: int, line: int, column: int) -> None:
@@ -195,18 +271,23 @@ async def main(engine: str, wait_s: float) -> None:
             )
         )
         client.initialized(lsp.InitializedParams())
-        print(f"kimi-lsp demo: engine {engine}; waiting up to {wait_s:.0f} s for it")
+        print(INTRO)
+        facts = tiny_model_facts() if engine == "embedded" else ""
+        if facts:
+            print(facts)
+        print(f"\nengine {engine}; waiting up to {wait_s:.0f} s for it")
         started = time.monotonic()
         if await wait_for_engine(client, wait_s):
             print(f"  engine ready after {time.monotonic() - started:.1f} s")
         else:
             print("  engine not available: index-only features")
         try:
-            await session(client, root)
+            latencies, ratios = await session(client, root)
         finally:
             await client.shutdown_async(None)
             client.exit(None)
             await client.stop()
+        print(outro(engine, latencies, ratios))
         print("\nshut down cleanly")
 
 

@@ -82,6 +82,8 @@ missing_apt_packages() {
 install_apt() {
   local missing
   missing=$(missing_apt_packages)
+  # npm fetches Node 24 and code-server from the npm registry; any npm will do, Debian's when there is none
+  if [ "$MODE" = all ] && ! command -v npm >/dev/null; then missing="$missing npm"; fi
   if [ -n "$missing" ]; then
     log "apt: installing $(echo $missing)"
     as_root timeout 300 apt-get update -q

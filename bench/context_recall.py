@@ -44,7 +44,6 @@ from kimi_lsp.index.model import Outline
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 from kimi_lsp.prompt import context
 from kimi_lsp.prompt.context import Budget
-from kimi_lsp.prompt.render import outline_text
 from kimi_lsp.prompt.templates import template_for
 from kimi_lsp.prompt.tokens import Estimate
 from kimi_lsp.snapshot import DocumentSnapshot
@@ -134,13 +133,26 @@ def hidden(sample: Sample) -> tuple[str, int]:
     return "\n".join(lines), len(indent)
 
 
+def nested_outline(outline: Outline, max_lines: int = 40) -> str:
+    """The previous context's rendering of a file: every definition's signature, indented as nested, 40 lines."""
+    lines: list[str] = []
+    depth: list[int] = []
+    for definition in outline.definitions:
+        level = depth[definition.parent] + 1 if 0 <= definition.parent < len(depth) else 0
+        depth.append(level)
+        lines.append("    " * level + (definition.signature.strip() or definition.name))
+        if len(lines) >= max_lines:
+            break
+    return "\n".join(lines)
+
+
 def import_outlines(index: WorkspaceIndex, sample: Sample) -> str:
     """The context before this one: outlines of the first 8 imported files by path, cut at 3,000 characters."""
     targets = sorted({t for r in index.imports_of(sample.path) for t in r.targets if t != sample.path})
     shown, spent = [], 0
     for target in targets[:8]:
         outline = index.outline(target)
-        text = outline_text(outline) if outline is not None and outline.definitions else ""
+        text = nested_outline(outline) if outline is not None and outline.definitions else ""
         if not text:
             continue
         if spent + len(text) > 3000:

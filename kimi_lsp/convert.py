@@ -13,10 +13,18 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from .index.model import Definition, Span, SymbolLocation
+from .review import Finding
 from .snapshot import UTF16, LineIndex, Position, byte_column_to_character, units
 from .syntax import SyntaxProblem
 
 SOURCE = "kimi-lsp"
+REVIEW_SOURCE, REVIEW_CODE = "kimi", "review"  # the model's review findings (review.py)
+REVIEW_SEVERITIES: dict[str, lsp.DiagnosticSeverity] = {
+    "error": lsp.DiagnosticSeverity.Error,
+    "warning": lsp.DiagnosticSeverity.Warning,
+    "information": lsp.DiagnosticSeverity.Information,
+    "hint": lsp.DiagnosticSeverity.Hint,
+}
 Recode = Callable[[int, int], int]  # (line, UTF-16 column) -> column in the client's encoding
 
 SYMBOL_KINDS: dict[str, lsp.SymbolKind] = {
@@ -209,4 +217,22 @@ def class_member_item(definition: Definition, owner: str, depth: int) -> lsp.Com
         detail=definition.signature or None,
         documentation=doc,
         sort_text=f"1{int(dunder)}{min(depth, 9)}{definition.name}",
+    )
+
+
+def review_diagnostic(finding: Finding, lines: Sequence[str], encoding: str) -> lsp.Diagnostic:
+    """A review finding (lines placed in the document, `lines` its text split as LSP splits it) as a diagnostic
+    from the first non-blank character of its first line to the end of its last line."""
+    first = lines[finding.start_line] if finding.start_line < len(lines) else ""
+    last = lines[finding.end_line] if finding.end_line < len(lines) else ""
+    indent = first[: len(first) - len(first.lstrip())]
+    return lsp.Diagnostic(
+        range=lsp.Range(
+            start=lsp.Position(line=finding.start_line, character=units(indent, encoding)),
+            end=lsp.Position(line=finding.end_line, character=units(last, encoding)),
+        ),
+        message=finding.message,
+        severity=REVIEW_SEVERITIES[finding.severity],
+        source=REVIEW_SOURCE,
+        code=REVIEW_CODE,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 from . import postprocess
@@ -106,6 +107,34 @@ class Pipeline:
         if template.left_to_right:
             text = "".join(text.splitlines(keepends=True)[:lines])
         return text if text.endswith("\n") else text + "\n"
+
+    async def ask(
+        self,
+        snapshot: DocumentSnapshot,
+        settings: Settings,
+        index: WorkspaceIndex | None,
+        *,
+        key: str,
+        task: str,
+        max_tokens: int,
+        json_schema: str | None = None,
+        stop: tuple[str, ...] = (),
+    ) -> str | None:
+        """The model's answer to `task` (an instruction about the document: review a function, write a doc
+        comment), or None. The prompt is `_prompt`'s for the snapshot's cursor - the same refusals (no engine,
+        secret or excluded file, cursor on a credential), scrubbing and cross-file context as a completion -
+        followed by `task`, itself scrubbed of credentials. Greedy; the output is constrained to `json_schema`
+        (a JSON Schema as text, SGLang's sampling parameter) when given. None as well when the engine fails or
+        a newer request for `key` supersedes this one. Raises CancelledError if cancelled (the engine request
+        is aborted)."""
+        template = template_for(settings.model.profile)
+        prompt = self._prompt(snapshot, settings, template, index)
+        if prompt is None:
+            return None
+        asked = replace(prompt, text=prompt.text + scrub_text(task))
+        sampling = Sampling(max_tokens, 0.0, template.stop + stop, json_schema)
+        result = await self._generate(key, asked, sampling, 0.0, lambda text: None)
+        return result.text if result is not None and result.finish_reason != "abort" else None
 
     def _prompt(
         self, snapshot: DocumentSnapshot, settings: Settings, template: Template, index: WorkspaceIndex | None

@@ -29,6 +29,7 @@ from .features import (
     documents,
     inline_completion,
     lifecycle,
+    review,
     symbols,
 )
 from .index.documents import OpenDocument
@@ -36,6 +37,7 @@ from .index.workspace import WorkspaceIndex
 from .model.host import EngineChoice, EngineHost, EngineStatus, Severity
 from .pipeline import Pipeline, parsed_document
 from .progress import ServerProgress
+from .review import Reviews
 from .settings import Settings
 from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
 
@@ -60,6 +62,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(lsp.TEXT_DOCUMENT_DID_OPEN, documents.did_open),
     Feature(lsp.TEXT_DOCUMENT_DID_CHANGE, documents.did_change),
     Feature(lsp.TEXT_DOCUMENT_DID_CLOSE, documents.did_close),
+    Feature(lsp.TEXT_DOCUMENT_DID_SAVE, review.did_save, lsp.SaveOptions(include_text=False)),
     Feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, documents.did_change_watched_files),
     Feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL, symbols.document_symbol),
     Feature(lsp.WORKSPACE_SYMBOL, symbols.workspace_symbols),
@@ -100,6 +103,7 @@ class KimiLanguageServer(LanguageServer):
         self.settings = Settings()
         self.engines = EngineHost(self, engine_choice)  # engine_choice None: engine.url, else embedded
         self.pipeline = Pipeline(self.engines)
+        self.reviews = Reviews(lambda uri: review.review_document(self, uri))  # model review as diagnostics
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
         self.folder_change = asyncio.Lock()  # workspace folder changes apply one at a time
         self.client_watches_files = False  # the client's watcher feeds the index (registered once, at its start)

@@ -56,6 +56,15 @@ class FeatureSettings:
 
 
 @dataclass(slots=True, frozen=True)
+class ReviewSettings:
+    """Model review as diagnostics (review.py): on save and after `idle_ms` without a change."""
+
+    enabled: bool = True
+    idle_ms: int = field(default=2_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
+    min_confidence: float = field(default=0.5, metadata=_check(lambda v: 0.0 <= v <= 1.0, "0.0..1.0"))
+
+
+@dataclass(slots=True, frozen=True)
 class Settings:
     engine: EngineSettings = EngineSettings()
     model: ModelSettings = ModelSettings()
@@ -63,6 +72,7 @@ class Settings:
     features: FeatureSettings = FeatureSettings()
     context: ContextSettings = ContextSettings()
     exclude: tuple[str, ...] = ()
+    review: ReviewSettings = ReviewSettings()
 
 
 class ParseResult(NamedTuple):

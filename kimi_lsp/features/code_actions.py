@@ -1,4 +1,5 @@
-"""Code actions: "Fix syntax error with Kimi" for each syntax error, resolved lazily via codeAction/resolve.
+"""Code actions: "Fix syntax error with Kimi" for each syntax error, resolved lazily via codeAction/resolve;
+the review's "Apply suggested fix" and "Add docstring / doc comment" (features/review.py) beside it.
 
 Listing actions is instant (no model call). Resolving one asks the model, through the pipeline like every
 other request, to rewrite the erroneous lines as a fill-in-the-middle over the rest of the file; the edit is
@@ -22,13 +23,15 @@ from ..convert import SOURCE, line_range
 from ..index.documents import uri_to_path
 from ..snapshot import DocumentSnapshot, line_starts
 from ..syntax import count_errors, syntax_problems
-from . import diagnostics
+from . import diagnostics, review
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
 TITLE = "Fix syntax error with Kimi"
-OPTIONS = lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix], resolve_provider=True)
+OPTIONS = lsp.CodeActionOptions(
+    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite], resolve_provider=True
+)
 
 
 def _overlaps(diagnostic: lsp.Diagnostic, selection: lsp.Range) -> bool:
@@ -56,7 +59,7 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
         return None
     ours = [d for d in params.context.diagnostics if d.source == SOURCE]
     if not params.context.diagnostics:  # some clients (Vim ALE) send none: compute them for the range
-        ours = [d for d in diagnostics.compute(ls, uri)[1] if _overlaps(d, params.range)]
+        ours = [d for d in diagnostics.compute(ls, uri)[1] if d.source == SOURCE and _overlaps(d, params.range)]
     version = ls.document(uri).version or 0
     return [
         lsp.CodeAction(
@@ -66,11 +69,13 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
             data={"uri": uri, "version": version, "first": d.range.start.line, "last": d.range.end.line},
         )
         for d in ours
-    ]
+    ] + review.actions(ls, uri, params.range, params.context.only)
 
 
 async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) -> lsp.CodeAction:
     data: Any = action.data
+    if isinstance(data, dict) and data.get("kimi") in (review.FIX, review.DOC):
+        return await review.resolve(ls, action) if editable(str(data.get("uri")), _roots(ls)) else action
     if action.title != TITLE or not isinstance(data, dict) or ls.engines.generator is None:
         return action
     uri = str(data["uri"])  # the document the action was listed for: the only one its edit may touch

@@ -1,9 +1,11 @@
-"""Syntax diagnostics from tree-sitter: pulled (textDocument/diagnostic, with resultId) by clients that
-support it, pushed (publishDiagnostics) on every change to clients that do not."""
+"""Syntax diagnostics from tree-sitter, with the model's review findings beside them (features/review.py):
+pulled (textDocument/diagnostic, with resultId) by clients that support it, pushed (publishDiagnostics) on every
+change, and when a review finishes, to clients that do not."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import hashlib
+from typing import TYPE_CHECKING, Protocol, cast
 
 from lsprotocol import types as lsp
 from pygls.workspace import TextDocument
@@ -13,6 +15,10 @@ from ..index.documents import OpenDocument
 from ..settings import Settings
 from ..snapshot import LineIndex
 from ..syntax import syntax_problems
+from . import review
+
+if TYPE_CHECKING:
+    from ..server import KimiLanguageServer
 
 OPTIONS = lsp.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False)
 
@@ -51,7 +57,8 @@ def compute(ls: DiagnosticsServer, uri: str) -> tuple[int, list[lsp.Diagnostic]]
     if parsed is None:
         return version, []
     lines = LineIndex.of(document.source, ls.encoding)
-    return version, [lsp_diagnostic(problem, lines) for problem in syntax_problems(parsed.tree)]
+    found = [lsp_diagnostic(problem, lines) for problem in syntax_problems(parsed.tree)]
+    return version, found + review.review_diagnostics(cast("KimiLanguageServer", ls), uri, version)
 
 
 def push(ls: DiagnosticsServer, uri: str) -> None:
@@ -63,7 +70,9 @@ def push(ls: DiagnosticsServer, uri: str) -> None:
 
 def pull_diagnostics(ls: DiagnosticsServer, params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
     version, found = compute(ls, params.text_document.uri)
-    result_id = f"{version}:{int(ls.settings.features.diagnostics)}"
+    # the version alone does not tell: a review's findings arrive later, for the same version
+    digest = hashlib.blake2b(repr(found).encode(), digest_size=8).hexdigest()
+    result_id = f"{version}:{int(ls.settings.features.diagnostics)}:{digest}"
     if params.previous_result_id == result_id:
         return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
     return lsp.RelatedFullDocumentDiagnosticReport(items=found, result_id=result_id)

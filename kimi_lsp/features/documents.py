@@ -9,7 +9,7 @@ from lsprotocol import types as lsp
 
 from ..index.documents import uri_to_path
 from ..index.model import FileEvent
-from . import diagnostics
+from . import diagnostics, review
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -26,6 +26,7 @@ def did_open(ls: KimiLanguageServer, params: lsp.DidOpenTextDocumentParams) -> N
     item = params.text_document
     if ls.index is not None:
         ls.index.did_open(item.uri, ls.document(item.uri).source, item.version, item.language_id)
+    review.opened(ls, item.uri)
     diagnostics.push(ls, item.uri)
 
 
@@ -36,9 +37,11 @@ def did_change(ls: KimiLanguageServer, params: lsp.DidChangeTextDocumentParams) 
             uri, ls.document(uri).source, params.content_changes, params.text_document.version, encoding=ls.encoding
         )
     diagnostics.push(ls, uri)
+    review.changed(ls, uri)
 
 
 def did_close(ls: KimiLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    review.closed(ls, params.text_document.uri)  # its review in flight is cancelled (the engine request aborted)
     ls.pipeline.forget(params.text_document.uri)
     if ls.index is not None:
         ls.index.did_close(params.text_document.uri)

@@ -33,6 +33,7 @@ class GenerateRequest:
     max_new_tokens: int
     temperature: float
     stop: tuple[str, ...] = ()
+    json_schema: str | None = None  # a JSON Schema (as text) the output must match: SGLang's constrained decoding
 
 
 @dataclass(slots=True, frozen=True)
@@ -86,6 +87,7 @@ class SGLangEngine:
                 "max_new_tokens": request.max_new_tokens,
                 "temperature": request.temperature,
                 "stop": list(request.stop),
+                **({"json_schema": request.json_schema} if request.json_schema is not None else {}),
             },
         }
         try:

@@ -35,6 +35,7 @@ class Sampling:
     max_new_tokens: int
     temperature: float
     stop: tuple[str, ...]
+    json_schema: str | None = None  # constrain the output to this JSON Schema (text), as SGLang's sampling param
 
 
 class Generator:
@@ -65,7 +66,9 @@ class Generator:
         previous = self._inflight.pop(key, None)
         if previous is not None:
             previous.cancel()
-        request = GenerateRequest(self.next_rid(), prompt, sampling.max_new_tokens, sampling.temperature, sampling.stop)
+        request = GenerateRequest(
+            self.next_rid(), prompt, sampling.max_new_tokens, sampling.temperature, sampling.stop, sampling.json_schema
+        )
         task = asyncio.create_task(self._run(request, debounce_s, stop_at))
         self._inflight[key] = task
         try:

@@ -70,7 +70,13 @@ class ScriptedEngine:
         return ScriptedResponse("", self.default)
 
     async def stream(self, request: GenerateRequest) -> AsyncIterator[Chunk]:
-        self._log("request", rid=request.rid, prompt=request.prompt, max_new_tokens=request.max_new_tokens)
+        self._log(
+            "request",
+            rid=request.rid,
+            prompt=request.prompt,
+            max_new_tokens=request.max_new_tokens,
+            json_schema=request.json_schema,
+        )
         answer = self._answer(request.prompt)
         num_prompt = len(request.prompt)
         pieces = range(self.chunk_chars, len(answer.text) + self.chunk_chars, self.chunk_chars)

@@ -1,6 +1,8 @@
 """End-to-end inline completion latency against the embedded engine (a real SGLang server on the CPU),
 replaying typing: one didChange per keystroke and an inline completion request after each, across 3 files.
-Prints p50/p95 latency and the median cached_tokens/prompt_tokens the engine reported per request.
+Prints p50/p95 latency; how many keystrokes needed an engine request (`kimi.status`'s request count: the rest
+were answered from the prediction they typed through), the latency of each kind, and the median
+cached_tokens/prompt_tokens the engine reported for the requests it got.
 
     python bench/engine_latency.py [--engine embedded|URL] [--max-tokens 16]
 """
@@ -14,7 +16,9 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
@@ -40,10 +44,26 @@ REPLAY = (
 )
 
 
-async def replay(client: LanguageClient, root: Path) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    latencies: list[float] = []
-    ratios: list[float] = []
-    per_file: dict[str, list[float]] = {}
+@dataclass(slots=True)
+class Replay:
+    latencies: list[float] = field(default_factory=list)  # every keystroke's inline completion, ms
+    reused: list[float] = field(default_factory=list)  # those answered without an engine request
+    asked: list[float] = field(default_factory=list)  # those that made one
+    unanswered: list[float] = field(default_factory=list)  # neither (none expected)
+    ratios: list[float] = field(default_factory=list)  # cached/prompt tokens of each engine request
+    per_file: dict[str, list[float]] = field(default_factory=dict)
+
+
+async def _status(client: LanguageClient) -> dict[str, Any]:
+    status: dict[str, Any] = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="kimi.status")
+    )
+    return status
+
+
+async def replay(client: LanguageClient, root: Path) -> Replay:
+    out = Replay()
+    requests = (await _status(client))["requests"]
     for name, cut, typed in REPLAY:
         path = root / name
         text = path.read_text()
@@ -67,19 +87,25 @@ async def replay(client: LanguageClient, root: Path) -> tuple[list[float], list[
             )
             line, column = (line + 1, 0) if ch == "\n" else (line, column + 1)
             started = time.perf_counter()
-            await client.text_document_inline_completion_async(
+            answer = await client.text_document_inline_completion_async(
                 lsp.InlineCompletionParams(
                     text_document=lsp.TextDocumentIdentifier(uri=uri),
                     position=lsp.Position(line=line, character=column),
                     context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Automatic),
                 )
             )
-            latencies.append((time.perf_counter() - started) * 1000)
-            status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
+            latency = (time.perf_counter() - started) * 1000
+            out.latencies.append(latency)
+            status = await _status(client)
+            if status["requests"] == requests:  # no engine request: the rest of the prediction typed through
+                (out.reused if answer is not None else out.unanswered).append(latency)
+                continue
+            requests = status["requests"]
+            out.asked.append(latency)
             if status["cacheRatio"] is not None:
-                ratios.append(status["cacheRatio"])
-                per_file.setdefault(name, []).append(status["cacheRatio"])
-    return latencies, ratios, per_file
+                out.ratios.append(status["cacheRatio"])
+                out.per_file.setdefault(name, []).append(status["cacheRatio"])
+    return out
 
 
 async def main(engine: str, max_tokens: int) -> None:
@@ -105,15 +131,23 @@ async def main(engine: str, max_tokens: int) -> None:
                 raise SystemExit(f"engine not ready: {status}")
             await asyncio.sleep(1)
         print(f"engine ready after {time.monotonic() - started:.1f} s: {status['message']}")
-        latencies, ratios, per_file = await replay(client, root)
+        run = await replay(client, root)
         await client.shutdown_async(None)
         client.exit(None)
         await client.stop()
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
-    print(f"{len(latencies)} keystrokes across {len(REPLAY)} files, max {max_tokens} new tokens")
-    print(f"inline completion end to end: p50 {q[49]:.0f} ms, p95 {q[94]:.0f} ms, max {max(latencies):.0f} ms")
-    print(f"cached_tokens/prompt_tokens: median {statistics.median(ratios):.3f} over {len(ratios)} requests")
-    for name, values in per_file.items():
+    q = statistics.quantiles(run.latencies, n=100, method="inclusive")
+    keystrokes = len(run.latencies)
+    print(f"{keystrokes} keystrokes across {len(REPLAY)} files, max {max_tokens} new tokens")
+    print(f"inline completion end to end: p50 {q[49]:.0f} ms, p95 {q[94]:.0f} ms, max {max(run.latencies):.0f} ms")
+    print(
+        f"engine requests per keystroke: {len(run.asked) / keystrokes:.2f} ({len(run.asked)} requests, "
+        f"{len(run.reused)} keystrokes answered from the prediction typed through, {len(run.unanswered)} neither)"
+    )
+    for kind, values in (("with an engine request", run.asked), ("reused, no engine request", run.reused)):
+        if values:
+            print(f"  {kind:<26} p50 {statistics.median(values):6.1f} ms, max {max(values):6.1f} ms")
+    print(f"cached_tokens/prompt_tokens: median {statistics.median(run.ratios):.3f} over {len(run.ratios)} requests")
+    for name, values in run.per_file.items():
         print(f"  {name:<18} median {statistics.median(values):.3f}  first request {values[0]:.3f}")
 
 

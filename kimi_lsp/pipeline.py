@@ -6,24 +6,34 @@
 
 Inline completion, completion and the quick fix all come through here, so every request to the model gets
 the same rules: a secret file is never sent, credentials are scrubbed, engine failures become "no suggestion"
-plus a status change. The pipeline receives what it needs (settings, the index, the engine host) and never
-sees the server.
+plus a status change. The pipeline receives what it needs (settings, the index, the engine host, the open
+documents' versions) and never sees the server.
+
+Less waiting, no waste (`suggest`): per key (a document and feature) the last prediction asked of the engine
+is kept with its anchor (typed_through.py). A request whose document is that one with the predicted text typed
+at its cursor is answered from the rest of the prediction, post-processed for the new cursor, with no new
+engine request; if the prediction is still streaming and may still serve, the stream is kept (followed)
+instead of superseded. An identical request (same version and cursor) gets the last answer. Otherwise one new
+request goes to the engine, superseding the one in flight for the key (at most one per key), after the
+debounce (none for an explicitly invoked request). An answer is given only to the newest request for its key,
+and only while the document is still at the version it was computed for.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 
-from . import postprocess
+from . import postprocess, typed_through
 from .index.documents import OpenDocument, uri_to_path
 from .index.languages import spec_for_path
-from .index.secrets import is_secret_file, scrub_text
+from .index.secrets import is_secret_file, scrub_text, secret_at
 from .index.workspace import WorkspaceIndex
 from .model.client import EngineError
-from .model.generation import Generation, Sampling
+from .model.generation import Flight, Generation, Generator, Sampling
 from .model.host import EngineHost
 from .model.tokenizer import counter_for
 from .prompt import context, healing
@@ -33,21 +43,60 @@ from .prompt.templates import Template, template_for
 from .settings import Settings
 from .snapshot import DocumentSnapshot
 from .syntax import errors_with_insertion
+from .typed_through import Anchor
 from .workspace_context import WorkspaceContext, shown_path
 
 log = logging.getLogger(__name__)
+# a request whose caller was cancelled keeps its stream this long for a newer request it may serve: editors
+# cancel the last request on every keystroke, before they send the next one
+ORPHAN_GRACE_S = 0.25
+NEARBY_CHARS = 4096  # of the document on each side of the cursor, for post-processing a reused prediction
+
+
+@dataclass(slots=True, frozen=True)
+class _Asked:
+    """The last prediction asked of the engine for a key: where, the flight that streams it, on which engine."""
+
+    anchor: Anchor
+    flight: Flight
+    generator: Generator
+
+
+@dataclass(slots=True, frozen=True)
+class _Answered:
+    """The last answer given for a key, and the request it answered (an identical one gets it again)."""
+
+    uri: str
+    version: int
+    offset: int
+    mode: tuple[object, ...]
+    generator: Generator
+    text: str | None
 
 
 class Pipeline:
-    """Owns the engine host's use for suggestions and the per-document cache of cross-file snippets."""
+    """Owns the engine host's use for suggestions, the per-document cache of cross-file snippets, and per key the
+    last prediction and answer (for typed-through reuse). `version_of(uri)`: the open document's version now
+    (None: unknown), so that no answer computed for an older version is given."""
 
-    def __init__(self, engines: EngineHost) -> None:
+    def __init__(self, engines: EngineHost, version_of: Callable[[str], int | None] = lambda uri: None) -> None:
         self.engines = engines
+        self._version_of = version_of
         self._context = WorkspaceContext()
+        self._asked: dict[str, _Asked] = {}
+        self._answered: dict[str, _Answered] = {}
+        self._newest: dict[str, int] = {}  # key -> the number of its newest request
+        self._numbers = itertools.count()
 
     def forget(self, uri: str) -> None:
         """The document closed: drop what was cached for it."""
         self._context.forget(uri)
+        for key in [key for key, asked in self._asked.items() if asked.anchor.uri == uri]:
+            del self._asked[key]
+        for key in [key for key, answered in self._answered.items() if answered.uri == uri]:
+            del self._answered[key]
+        for key in [key for key in self._newest if key == uri or key.startswith(f"{uri}#")]:
+            del self._newest[key]
 
     async def suggest(
         self,
@@ -58,30 +107,111 @@ class Pipeline:
         key: str,
         single_line: bool,
         max_tokens: int | None = None,
+        invoked: bool = False,
     ) -> str | None:
-        """The suggestion to insert at the snapshot's cursor, or None. Raises CancelledError if cancelled."""
+        """The suggestion to insert at the snapshot's cursor, or None. Answered from the last prediction for `key`
+        when the user typed what it predicted (module docstring); else from a new engine request, debounced
+        unless `invoked` (the user asked explicitly). None as well when a newer request for `key` came, or the
+        document moved past the snapshot's version. Raises CancelledError if cancelled."""
+        number = next(self._numbers)
+        self._newest[key] = number
+        generator = self.engines.usable()
+        if generator is None:
+            return None
+        max_new = max_tokens or settings.model.max_tokens
+        mode: tuple[object, ...] = (settings.model.profile, max_new, settings.model.temperature, single_line)
+        answered = self._answered.get(key)
+        if (
+            answered is not None
+            and (answered.uri, answered.version, answered.offset) == (snapshot.uri, snapshot.version, snapshot.offset)
+            and (answered.mode, answered.generator) == (mode, generator)
+            and self._may_reuse(snapshot, index)
+        ):
+            return answered.text  # an identical request
+        reused = await self._typed_through(key, snapshot, index, generator, mode, single_line)
+        if reused is not None or self._newest.get(key) != number:
+            return self._answer(key, number, snapshot, mode, generator, reused)
         template = template_for(settings.model.profile)
         prompt = self._prompt(snapshot, settings, template, index)
         if prompt is None:
             return None
         tail = prompt.tail
         sampling = Sampling(
-            max_tokens or settings.model.max_tokens,
+            max_new,
             settings.model.temperature,
             # a newline in the tail is the model's to write: end the line in stop_at instead
             template.stop + (("\n",) if single_line and "\n" not in tail else ()),
         )
-        body_end = partial(_body_end, prompt.prefix.rsplit("\n", 1)[-1], single_line)
-        result = await self._generate(
-            key, prompt, sampling, settings.debounce_ms / 1000, partial(healing.stop_at, tail=tail, body_end=body_end)
-        )
+        debounce_s = 0.0 if invoked else generator.debounce(settings.debounce_ms / 1000)
+        flight = generator.start(key, prompt.text, sampling, debounce_s, _stop_rule(snapshot, tail, single_line))
+        self._asked[key] = _Asked(typed_through.anchor(snapshot, tail, mode), flight, generator)
+        result = await self._wait(generator, flight)
         text = healing.unheal(result.text, tail) if result is not None else None
         if text is None:
             return None
-        if single_line:
-            text = text.split("\n", 1)[0]
-        finished = postprocess.finish(text, prompt.prefix, prompt.suffix, _error_counter(index, snapshot))
-        return _line_endings_of(snapshot, finished) if finished else finished
+        finished = _finish(text, prompt.prefix, prompt.suffix, snapshot, index, single_line)
+        return self._answer(key, number, snapshot, mode, generator, finished)
+
+    async def _typed_through(
+        self,
+        key: str,
+        snapshot: DocumentSnapshot,
+        index: WorkspaceIndex | None,
+        generator: Generator,
+        mode: tuple[object, ...],
+        single_line: bool,
+    ) -> str | None:
+        """The rest of the key's last prediction when the snapshot typed through it, post-processed; None when
+        there is none to give (no prediction, another document or mode, it predicted something else, or its
+        rest is no suggestion). A prediction still streaming that may serve is followed and waited for."""
+        asked = self._asked.get(key)
+        if asked is None or asked.anchor.mode != mode or asked.generator is not generator:
+            return None
+        need = typed_through.typed(asked.anchor, snapshot)
+        if need is None or not self._may_reuse(snapshot, index):
+            return None
+        flight = asked.flight
+        if not flight.done and flight.streaming and typed_through.may_serve(flight.text, need):
+            generator.follow(flight, _stop_rule(snapshot, need, single_line))
+            await self._wait(generator, flight)
+        if not flight.done:
+            return None  # still debouncing, or it cannot serve: a new request supersedes it
+        rest = typed_through.rest(flight.text, need)
+        if not rest:
+            return None
+        before = snapshot.text[max(0, snapshot.offset - NEARBY_CHARS) : snapshot.offset].replace("\r\n", "\n")
+        after = snapshot.text[snapshot.offset : snapshot.offset + NEARBY_CHARS].replace("\r\n", "\n")
+        return _finish(rest, before, after, snapshot, index, single_line)
+
+    def _may_reuse(self, snapshot: DocumentSnapshot, index: WorkspaceIndex | None) -> bool:
+        """Whether an earlier prediction for this document may be shown at `snapshot`: where `_prompt` would
+        allow a new one (an engine is usable, the ignore rules do not exclude the document now, the cursor is not
+        on a credential; a secret file never had a prediction)."""
+        if self.engines.usable() is None or secret_at(snapshot.text, snapshot.offset):
+            return False
+        return index is None or not index.excluded(uri_to_path(snapshot.uri))
+
+    def _answer(
+        self,
+        key: str,
+        number: int,
+        snapshot: DocumentSnapshot,
+        mode: tuple[object, ...],
+        generator: Generator,
+        text: str | None,
+    ) -> str | None:
+        """`text`, if request `number` is still the newest for `key` and the document is still at the snapshot's
+        version (remembered for an identical request); else None."""
+        if self._newest.get(key) != number or self._version_of(snapshot.uri) not in (None, snapshot.version):
+            return None
+        self._answered[key] = _Answered(snapshot.uri, snapshot.version, snapshot.offset, mode, generator, text)
+        return text
+
+    async def _wait(self, generator: Generator, flight: Flight) -> Generation | None:
+        try:
+            return await generator.wait(flight, ORPHAN_GRACE_S)
+        except EngineError:
+            return None  # the host was told (the generator's on_error)
 
     async def fill_lines(
         self, hole: DocumentSnapshot, settings: Settings, index: WorkspaceIndex | None, original_chars: int, lines: int
@@ -167,9 +297,26 @@ class Pipeline:
             return None
         try:
             return await generator.generate(key, prompt.text, sampling, debounce_s, stop_at=stop_at)
-        except EngineError as error:
-            self.engines.failed(error)
-            return None
+        except EngineError:
+            return None  # the host was told (the generator's on_error)
+
+
+def _stop_rule(snapshot: DocumentSnapshot, need: str, single_line: bool) -> Callable[[str], int | None]:
+    """When to stop reading a stream for `snapshot`: the model's text must start with `need` (the healed
+    whitespace, or that plus what was typed since the prompt), then it ends at the cursor's block end."""
+    line_start = snapshot.text.rfind("\n", 0, snapshot.offset) + 1
+    body_end = partial(_body_end, snapshot.text[line_start : snapshot.offset], single_line)
+    return partial(healing.stop_at, tail=need, body_end=body_end)
+
+
+def _finish(
+    text: str, prefix: str, suffix: str, snapshot: DocumentSnapshot, index: WorkspaceIndex | None, single_line: bool
+) -> str | None:
+    """Post-processing of the model's text at the snapshot's cursor, in the document's line endings."""
+    if single_line:
+        text = text.split("\n", 1)[0]
+    finished = postprocess.finish(text, prefix, suffix, _error_counter(index, snapshot))
+    return _line_endings_of(snapshot, finished) if finished else finished
 
 
 def _body_end(cursor_line_prefix: str, single_line: bool, text: str) -> int | None:

@@ -102,7 +102,7 @@ class KimiLanguageServer(LanguageServer):
         super().__init__("kimi-lsp", __version__, protocol_cls=KimiProtocol)
         self.settings = Settings()
         self.engines = EngineHost(self, engine_choice)  # engine_choice None: engine.url, else embedded
-        self.pipeline = Pipeline(self.engines)
+        self.pipeline = Pipeline(self.engines, self.document_version)
         self.reviews = Reviews(lambda uri: review.review_document(self, uri))  # model review as diagnostics
         self.index: WorkspaceIndex | None = None  # made at initialize, when the workspace roots are known
         self.folder_change = asyncio.Lock()  # workspace folder changes apply one at a time
@@ -119,6 +119,11 @@ class KimiLanguageServer(LanguageServer):
         if document is None:
             raise JsonRpcInvalidParams(f"document not open: {uri}")
         return document
+
+    def document_version(self, uri: str) -> int | None:
+        """The open document's version now (None: not open)."""
+        document: TextDocument | None = self.workspace.text_documents.get(uri)
+        return None if document is None else document.version or 0
 
     def snapshot(self, uri: str, position: lsp.Position) -> DocumentSnapshot:
         """The document with the cursor at `position`. Raises InvalidParams for impossible positions."""

@@ -65,7 +65,10 @@ def _end_point(start: tuple[int, int], inserted: bytes) -> tuple[int, int]:
 def errors_with_insertion(spec: LanguageSpec, tree: Tree, source: bytes, byte_offset: int, insertion: str) -> int:
     """Syntax errors in `source` (the text `tree` was parsed from) with `insertion` at `byte_offset`.
 
-    Reparses incrementally from a copy of `tree`: the cost is proportional to the edit, not the file."""
+    Reparses incrementally from a copy of `tree`: the cost is proportional to the edit, not the file. Nothing
+    inserted is `tree`'s own count (post-processing's baseline, on every suggestion): no parse at all."""
+    if not insertion:
+        return len(syntax_problems(tree))
     inserted = insertion.encode("utf-8", "surrogatepass")
     line_start = source.rfind(b"\n", 0, byte_offset) + 1
     start = (source.count(b"\n", 0, byte_offset), byte_offset - line_start)

@@ -1,4 +1,5 @@
-"""textDocument/inlineCompletion: ghost text from the model at the cursor."""
+"""textDocument/inlineCompletion: ghost text from the model at the cursor. An explicitly invoked request
+(InlineCompletionTriggerKind.Invoked) skips the debounce."""
 
 from __future__ import annotations
 
@@ -18,5 +19,8 @@ async def inline_completion(
     if not ls.settings.features.inline_completion:
         return None
     snapshot = ls.snapshot(params.text_document.uri, params.position)
-    text = await ls.pipeline.suggest(snapshot, ls.settings, ls.index, key=snapshot.uri, single_line=False)
+    invoked = params.context.trigger_kind == lsp.InlineCompletionTriggerKind.Invoked  # asked for: no debounce
+    text = await ls.pipeline.suggest(
+        snapshot, ls.settings, ls.index, key=snapshot.uri, single_line=False, invoked=invoked
+    )
     return inline_list(text, params.position) if text else None

@@ -12,9 +12,10 @@ these machines, next to hundreds of milliseconds of decoding.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "abort", "cut"]  # "cut": the client stopped reading (never the engine)
 _ENGINE_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort"}
+DRAIN_S = 2.0  # the longest a stream the consumer left is read on in the background
+ENDED_WAIT_S = 0.002  # an abort first waits this long for the left stream to show the engine already finished
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,13 +56,13 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     """A model server.
 
-    `stream` yields cumulative chunks until the engine finishes; closing the iterator early (break, or
-    cancellation of the consuming task) closes the HTTP stream but does NOT stop decoding on the server:
-    callers that stop early must call `abort(rid)`. `stream` raises EngineError when the engine is down or
+    `stream` yields cumulative chunks until the engine finishes; closing the generator early (`aclose`, or
+    cancellation of the consuming task) ends the HTTP stream on our side but does NOT stop decoding on the
+    server: callers that stop early must call `abort(rid)`. `stream` raises EngineError when the engine is down or
     answers garbage. `abort` and `health` never raise.
     """
 
-    def stream(self, request: GenerateRequest) -> AsyncIterator[Chunk]: ...
+    def stream(self, request: GenerateRequest) -> AsyncGenerator[Chunk, None]: ...
 
     async def abort(self, rid: str) -> None: ...
 
@@ -77,8 +80,10 @@ class SGLangEngine:
         self._client = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=2.0), trust_env=True
         )
+        # streams left early, read to their end in the background: rid -> True once the stream ended on its own
+        self._draining: dict[str, asyncio.Task[bool]] = {}
 
-    async def stream(self, request: GenerateRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerateRequest) -> AsyncGenerator[Chunk, None]:
         body = {
             "text": request.prompt,
             "rid": request.rid,
@@ -91,18 +96,55 @@ class SGLangEngine:
             },
         }
         try:
-            async with self._client.stream("POST", "/generate", json=body) as response:
-                if response.status_code != 200:
-                    detail = (await response.aread())[:200].decode("utf-8", "replace")
-                    raise EngineError(f"engine answered HTTP {response.status_code}: {detail}")
-                async for line in response.aiter_lines():
-                    chunk = parse_sse_line(line)
-                    if chunk is not None:
-                        yield chunk
+            response = await self._client.send(self._client.build_request("POST", "/generate", json=body), stream=True)
         except httpx.HTTPError as error:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
+        lines = response.aiter_lines()
+        left_early = False
+        try:
+            if response.status_code != 200:
+                detail = (await response.aread())[:200].decode("utf-8", "replace")
+                raise EngineError(f"engine answered HTTP {response.status_code}: {detail}")
+            async for line in lines:
+                chunk = parse_sse_line(line)
+                if chunk is not None:
+                    try:
+                        yield chunk
+                    except GeneratorExit:
+                        left_early = True  # the consumer stopped reading (it aborts the request)
+                        raise
+        except httpx.HTTPError as error:
+            raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
+        finally:
+            if left_early:
+                task = asyncio.create_task(self._drain(lines, response))
+                self._draining[request.rid] = task
+                task.add_done_callback(lambda _: self._draining.pop(request.rid, None))
+            else:
+                await response.aclose()
+
+    async def _drain(self, lines: AsyncIterator[str], response: httpx.Response) -> bool:
+        """Read what is left of a stream the consumer left early (after the abort the engine ends it soon), so
+        its keep-alive connection goes back to the pool instead of a new one being opened for the next request;
+        closed after DRAIN_S at most. True when the stream ended on its own: the engine finished the request."""
+        try:
+            async with asyncio.timeout(DRAIN_S):
+                async for _ in lines:
+                    pass
+            return True
+        except (httpx.HTTPError, TimeoutError):
+            return False
+        finally:
+            await response.aclose()
 
     async def abort(self, rid: str) -> None:
+        """Tell SGLang to stop `rid`. A stream left early whose end had already arrived (a fast engine finishes
+        before the consumer even looks) needs none: up to ENDED_WAIT_S is given to its drain to show that."""
+        draining = self._draining.get(rid)
+        if draining is not None:
+            await asyncio.wait({draining}, timeout=ENDED_WAIT_S)
+            if draining.done() and not draining.cancelled() and draining.result():
+                return
         if self._client.is_closed:  # shutting down: the engine goes away with us
             return
         try:
@@ -117,6 +159,8 @@ class SGLangEngine:
             return False
 
     async def close(self) -> None:
+        if self._draining:
+            await asyncio.gather(*self._draining.values(), return_exceptions=True)
         await self._client.aclose()
 
 

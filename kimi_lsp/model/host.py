@@ -35,6 +35,7 @@ EngineState = Literal["off", "starting", "ready", "down"]
 Severity = Literal["error", "warning", "info"]
 FIRST_RETRY_S = 1.0
 LAST_RETRY_S = 60.0
+STATUS_INTERVAL_S = 0.5  # kimi/status for new figures alone (latency, cache ratio) at most this often
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,6 +63,7 @@ class EngineStatus:
     latency_ms: float | None = None
     cache_ratio: float | None = None
     message: str = ""
+    requests: int = 0  # generations that reached this engine so far (answers reused without one do not count)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -69,6 +71,7 @@ class EngineStatus:
             "latencyMs": self.latency_ms,
             "cacheRatio": self.cache_ratio,
             "message": self.message,
+            "requests": self.requests,
         }
 
 
@@ -99,6 +102,9 @@ class EngineHost:
         self._retry_at = 0.0  # while down: no request before this time (time.monotonic)
         self._retry_s = FIRST_RETRY_S
         self.status = EngineStatus()
+        self._told = EngineStatus()  # the last status the client was sent
+        self._next_figures_at = 0.0  # no figures-only status before this time (time.monotonic)
+        self._figures_later: asyncio.TimerHandle | None = None
         self.engine: Engine | None = None
         self.generator: Generator | None = None
 
@@ -180,7 +186,7 @@ class EngineHost:
     def attach(self, engine: Engine, description: str) -> None:
         """Start using `engine` (already running)."""
         self.engine = engine
-        self.generator = Generator(engine, self.record)
+        self.generator = Generator(engine, self.record, self.failed)
         self._description = description.split(" (")[0]
         self._retry_at, self._retry_s = 0.0, FIRST_RETRY_S
         self._set(EngineStatus("ready", message=f"engine: {description}"))
@@ -203,6 +209,7 @@ class EngineHost:
                 round(result.latency_ms, 1),
                 ratio,
                 self.status.message if self.status.engine == "ready" else "engine is back",
+                self.generator.sent if self.generator is not None else 0,
             )
         )
 
@@ -220,7 +227,24 @@ class EngineHost:
             )
 
     def _set(self, status: EngineStatus) -> None:
-        changed = status != self.status
+        """Make `status` current and tell the client: at once when the state or the message changed; when only
+        the figures did (every generation brings new ones), at most every STATUS_INTERVAL_S, the latest last,
+        so a status line stays live without a notification on every request's path."""
         self.status = status
-        if changed:
-            self._client.send_status(status)
+        if status == self._told:
+            return
+        figures_only = (status.engine, status.message) == (self._told.engine, self._told.message)
+        wait_s = self._next_figures_at - time.monotonic()
+        if figures_only and wait_s > 0:
+            if self._figures_later is None:
+                self._figures_later = asyncio.get_running_loop().call_later(wait_s, self._tell_status)
+            return
+        self._tell_status()
+
+    def _tell_status(self) -> None:
+        if self._figures_later is not None:
+            self._figures_later.cancel()
+            self._figures_later = None
+        self._told = self.status
+        self._next_figures_at = time.monotonic() + STATUS_INTERVAL_S
+        self._client.send_status(self.status)

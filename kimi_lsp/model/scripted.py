@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ class ScriptedEngine:
                 return response
         return ScriptedResponse("", self.default)
 
-    async def stream(self, request: GenerateRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: GenerateRequest) -> AsyncGenerator[Chunk, None]:
         self._log(
             "request",
             rid=request.rid,

@@ -66,9 +66,21 @@ async def test_errors_and_garbage_from_the_engine_back_off_instead_of_asking_on_
         try:
             uri = session.open("a.py", "def helper():\n    pass\n\nhel")
             assert await client.text_document_inline_completion_async(_inline(uri, 3, 3)) is not None  # attached
-            for mode in ("http-500", "garbage"):
+            for version, mode in enumerate(("http-500", "garbage"), start=2):
                 engine.mode = mode  # type: ignore[assignment]
                 engine.requests.clear()
+                # an edit above the cursor (a space after "pass"), so the last answer is not given again (an
+                # identical request is answered from it)
+                client.text_document_did_change(
+                    lsp.DidChangeTextDocumentParams(
+                        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                        content_changes=[
+                            lsp.TextDocumentContentChangePartial(
+                                range=lsp.Range(start=lsp.Position(1, 8), end=lsp.Position(1, 8)), text=" "
+                            )
+                        ],
+                    )
+                )
                 for _ in range(10):
                     assert await client.text_document_inline_completion_async(_inline(uri, 3, 3)) is None
                 assert len(engine.requests) == 1, mode  # the rest wait out the backoff

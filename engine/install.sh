@@ -34,10 +34,12 @@ pip_install() {
 
 echo "engine/install.sh: [1/3] torch (CPU build)"
 pip_install torch==2.13.0
-echo "engine/install.sh: [2/3] sglang (no deps)"
-pip_install --no-deps sglang==0.5.23
-echo "engine/install.sh: [3/3] sglang runtime requirements"
+echo "engine/install.sh: [2/3] sglang runtime requirements"
 pip_install -r "$HERE/requirements-runtime.txt"
+# last, and with --no-deps: pip then checks no dependencies, so it prints no conflict block for the CUDA-only
+# pins of sglang's metadata (sglang-kernel, flashinfer, ...) that are left out on purpose
+echo "engine/install.sh: [3/3] sglang (no deps)"
+pip_install --no-deps sglang==0.5.23
 
 "$PY" - <<'PYEOF'
 import torch

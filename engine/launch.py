@@ -29,6 +29,13 @@ CPU_KERNEL_DIR = ENGINE_DIR / "cpu"
 SHM_DIR = Path("/dev/shm")
 
 
+def default_python() -> str:
+    """The interpreter with SGLang: the engine's own environment beside a source checkout (`make engine`:
+    .venv-engine), else this one. The language server looks further (kimi_lsp/model/embedded.py)."""
+    venv = ENGINE_DIR.parent / ".venv-engine" / "bin" / "python"
+    return str(venv) if ENGINE_DIR.name == "engine" and venv.exists() else sys.executable
+
+
 @dataclass(slots=True, frozen=True)
 class EngineConfig:
     """Every field is one `python -m kimi_engine` flag (`model_path` <-> `--model-path`)."""
@@ -39,7 +46,7 @@ class EngineConfig:
     model_path: str | None = None  # None: the profile's default model
     dist_init_addr: str | None = None  # HOST:PORT of node 0 (multi-node profiles)
     node_rank: int = 0
-    python: str = sys.executable  # interpreter that has sglang installed
+    python: str = field(default_factory=default_python)  # interpreter that has sglang installed
     log_file: str | None = None  # None: a temporary file
     startup_timeout: float = 300.0  # seconds to wait for /health
     print_command: bool = False

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kimi_engine.launch import EngineConfig, EngineProcess, free_port
+from kimi_engine.launch import EngineConfig, EngineProcess, default_python, free_port
 
 FIM_PROMPT = (
     '<|fim_prefix|>def mean(values):\n    """Return the arithmetic mean of values."""\n'
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--model-path", default=None)
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
-    cfg = EngineConfig(port=free_port(), model_path=args.model_path, python=sys.executable)
+    cfg = EngineConfig(port=free_port(), model_path=args.model_path, python=default_python())
     engine = EngineProcess(cfg)
     t0 = time.monotonic()
     engine.start()

@@ -1,24 +1,33 @@
 """Fixtures for tests against a real SGLang server (cpu-tiny profile, our tiny MoE model, on the CPU).
 
-`sglang_engine` (session scope) starts one server on a free 127.0.0.1 port through kimi_engine.launch, yields
-its base URL and stops the whole process group at the end. It skips only when sglang is not importable in the
-test interpreter (`engine/install.sh .venv` installs it; `make test` runs that first).
+SGLang runs in its own environment (`make engine`: .venv-engine), found as the server finds it
+(kimi_lsp.model.embedded.engine_python). `engine_python` (session scope) is that interpreter; `sglang_engine`
+(session scope) starts one server on a free 127.0.0.1 port through kimi_engine.launch, yields its base URL and
+stops the whole process group at the end. They skip only when no environment has SGLang (`make test` installs
+it first).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 
 import pytest
 from kimi_engine.launch import TINY_MODEL_DIR, EngineConfig, EngineProcess, free_port
 
+from kimi_lsp.model.embedded import engine_python as find_engine_python
+from kimi_lsp.model.embedded import unavailable_reason
+
 
 @pytest.fixture(scope="session")
-def sglang_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if importlib.util.find_spec("sglang") is None:
-        pytest.skip(f"sglang is not importable in {sys.executable}: run engine/install.sh on this venv")
+def engine_python() -> str:
+    python = find_engine_python()
+    if python is None:
+        pytest.skip(f"{unavailable_reason()}")
+    return python
+
+
+@pytest.fixture(scope="session")
+def sglang_engine(tmp_path_factory: pytest.TempPathFactory, engine_python: str) -> Iterator[str]:
     if not (TINY_MODEL_DIR / "model.safetensors").is_file():
         pytest.fail(f"tiny model weights missing at {TINY_MODEL_DIR} (git lfs? partial checkout?)")
     log = tmp_path_factory.mktemp("engine") / "sglang.log"
@@ -26,7 +35,7 @@ def sglang_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         profile="cpu-tiny",
         host="127.0.0.1",
         port=free_port(),
-        python=sys.executable,
+        python=engine_python,
         log_file=str(log),
         startup_timeout=600,
     )

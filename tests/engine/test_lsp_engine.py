@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 
 import httpx
@@ -111,9 +110,9 @@ async def test_cancel_aborts_the_request_in_the_engine(sglang_engine: str, tmp_p
         await client.stop()
 
 
-async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path) -> None:
+async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path, engine_python: str) -> None:
     port = free_port()
-    config = EngineConfig(port=port, python=sys.executable, log_file=str(tmp_path / "engine.log"), startup_timeout=600)
+    config = EngineConfig(port=port, python=engine_python, log_file=str(tmp_path / "engine.log"), startup_timeout=600)
     engine = EngineProcess(config)
     engine.start()
     try:

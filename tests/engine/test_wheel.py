@@ -4,9 +4,10 @@ model as package data, and its embedded engine starts and serves an LSP session.
 The wheel is built from a copy of the sources with this environment's setuptools (`--no-build-isolation`), and
 installed with `--no-deps` into a fresh venv whose only other path is this environment's site-packages (one
 line in a .pth file): the dependencies are the same pinned versions `make venv` / `make engine` installed, so
-the test runs offline and in seconds instead of downloading torch and SGLang again. A plain path line in a .pth
-runs none of that folder's own .pth files, so the editable install's finder stays off and `kimi_lsp` and
-`kimi_engine` come from the wheel alone, which the test checks.
+the test runs offline and in seconds. A plain path line in a .pth runs none of that folder's own .pth files, so the
+editable install's finder stays off and `kimi_lsp` and `kimi_engine` come from the wheel alone, which the test
+checks. The engine's environment (.venv-engine) is found where an installed server looks for it, the user data
+folder's engine-venv (`$XDG_DATA_HOME/kimi-lsp/engine-venv`, here a link to it).
 """
 
 from __future__ import annotations
@@ -91,9 +92,17 @@ class Client(LanguageClient):
         super().__init__("wheel-test", "0")
 
 
-async def test_the_installed_wheel_serves_with_its_embedded_engine(wheel_venv: Path, tmp_path: Path) -> None:
+async def test_the_installed_wheel_serves_with_its_embedded_engine(
+    wheel_venv: Path, tmp_path: Path, engine_python: str
+) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("XDG_DATA_HOME names the data folder on Linux")
+    data = tmp_path / "data" / "kimi-lsp"
+    data.mkdir(parents=True)
+    (data / "engine-venv").symlink_to(Path(engine_python).parent.parent, target_is_directory=True)
     client = Client()
-    await client.start_io(str(wheel_venv / "kimi-lsp"), "--engine", "embedded", cwd=str(tmp_path), env=_clean_env())
+    env = {**_clean_env(), "XDG_DATA_HOME": str(tmp_path / "data")}
+    await client.start_io(str(wheel_venv / "kimi-lsp"), "--engine", "embedded", cwd=str(tmp_path), env=env)
     server = psutil.Process(client._server.pid)  # type: ignore[union-attr]
     try:
         await client.initialize_async(
@@ -109,10 +118,11 @@ async def test_the_installed_wheel_serves_with_its_embedded_engine(wheel_venv: P
             await asyncio.sleep(0.5)
         assert status["engine"] == "ready", status
         assert "embedded cpu-tiny" in status["message"]
-        # the engine runs the wheel's venv interpreter on the wheel's copy of the model
-        venv = str(wheel_venv.parent)
+        # the engine runs in the data folder's engine-venv, on the wheel's copy of the model
+        model = str(wheel_venv.parent / "lib")
         engine = [" ".join(p.cmdline()) for p in server.children(recursive=True)]
-        assert any("sglang" in line and venv in line and "kimi-tiny" in line for line in engine), engine
+        assert any(f"{data / 'engine-venv'}/" in line and "sglang" in line for line in engine), engine
+        assert any(f"--model-path {model}" in line and "kimi-tiny" in line for line in engine), engine
         uri = (tmp_path / "a.py").as_uri()
         text = "def add(a, b):\n    "
         client.text_document_did_open(

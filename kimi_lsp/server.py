@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument
 
 from . import __version__
@@ -40,6 +48,7 @@ from .progress import ServerProgress
 from .review import Reviews
 from .settings import Settings
 from .snapshot import UTF16, DocumentSnapshot, Position, PositionError, offset_at
+from .wire import LspWorkspace, RememberingReader, request_id
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +92,79 @@ class _Unanswerable:
 
 
 class KimiProtocol(LanguageServerProtocol):
-    """pygls drops a request whose params do not match the schema without answering it, so the client waits
-    forever. Answer it with InvalidParams instead, naming the method."""
+    """pygls leaves some requests unanswered, so the client waits forever: one whose params do not match the
+    schema (answered here with InvalidParams, naming the method), one that arrives before initialize
+    (ServerNotInitialized) or after shutdown (InvalidRequest), and one it cannot read at all (ParseError, see
+    `answer_unreadable`). Notifications before initialize are dropped, as LSP says. Documents follow LSP's
+    line rules (wire.py)."""
+
+    def __init__(self, server: Any, converter: Any) -> None:
+        self.initialize_seen = False
+        self.reader: RememberingReader | None = None  # the input stream, over stdio
+        super().__init__(server, converter)
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        msg_id = getattr(message, "id", None)
+        if isinstance(message, dict):  # no "jsonrpc" member: pygls cannot tell what it is
+            self._refuse(message.get("id"), message.get("method"), JsonRpcInvalidRequest("not a JSON-RPC 2.0 message"))
+            return
+        if method == lsp.INITIALIZE:
+            self.initialize_seen = True
+        elif not self.initialize_seen and method != lsp.EXIT:
+            self._refuse(msg_id, method, JsonRpcServerNotInitialized(f"{method} before initialize"))
+            return
+        elif self._shutdown and method != lsp.EXIT:
+            self._refuse(msg_id, method, JsonRpcInvalidRequest(f"{method} after shutdown"))
+            return
+        super().handle_message(message)
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Callable[[Any], None],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """pygls keeps the future of every notification handled by a generator or a coroutine (didOpen,
+        didChange, didClose...) in `_request_futures` under a fresh id, and only a request's answer removes its
+        own: about 1 KB a keystroke, for as long as the server runs. Every handler's entry goes once it is done."""
+
+        def done(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+    def _handle_response(self, msg_id: Any, result: Any | None = None, error: Any | None = None) -> None:
+        """A client's answer to our request. One we stopped waiting for (its waiter was cancelled, which
+        cancels the future) is dropped: pygls would raise InvalidStateError setting its result."""
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.done():
+            del self._request_futures[msg_id]
+            return
+        super()._handle_response(msg_id, result, error)
+
+    def _refuse(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
+        """Answer a request with `error`; a notification (or a response) gets nothing."""
+        if method is not None and isinstance(msg_id, (int, str)):
+            self._send_response(msg_id, error=error.to_response_error())
+
+    def answer_unreadable(self, error: Exception) -> None:
+        """pygls could not read the last message (not JSON, not UTF-8, nested too deep): if it was a request
+        whose id can be found, answer it with ParseError."""
+        msg_id = request_id(self.reader.last_body) if self.reader is not None else None
+        if msg_id is not None:
+            reason = f"{type(error).__name__}: {str(error)[:200]}"
+            self._send_response(msg_id, error=JsonRpcParseError(f"unreadable request: {reason}").to_response_error())
+
+    @lsp_method(lsp.INITIALIZE)
+    def lsp_initialize(self, params: lsp.InitializeParams) -> Generator[Any, Any, lsp.InitializeResult]:
+        result = yield from super().lsp_initialize(params)
+        self._workspace.__class__ = LspWorkspace  # the same workspace, with documents that follow LSP's lines
+        return result
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
@@ -115,14 +195,14 @@ class KimiLanguageServer(LanguageServer):
 
     def document(self, uri: str) -> TextDocument:
         """An open document. Raises InvalidParams for a URI the client has not opened."""
-        document: TextDocument | None = self.workspace.text_documents.get(uri)
+        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))  # pygls' keys
         if document is None:
             raise JsonRpcInvalidParams(f"document not open: {uri}")
         return document
 
     def document_version(self, uri: str) -> int | None:
         """The open document's version now (None: not open)."""
-        document: TextDocument | None = self.workspace.text_documents.get(uri)
+        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return None if document is None else document.version or 0
 
     def snapshot(self, uri: str, position: lsp.Position) -> DocumentSnapshot:
@@ -145,8 +225,18 @@ class KimiLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Errors outside any request (unreadable messages, failing notifications): log one clear line;
-        pygls' default would also pop up "Error in server" in the editor for every bad message."""
+        pygls' default would also pop up "Error in server" in the editor for every bad message. A request
+        that could not be read is answered with an error (pygls reports those with source JsonRpcException)."""
         log.error("%s: %s", getattr(source, "__name__", source), error, exc_info=log.isEnabledFor(logging.DEBUG))
+        if source is JsonRpcException and isinstance(self.protocol, KimiProtocol):
+            self.protocol.answer_unreadable(error)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio, remembering each message read (see KimiProtocol.answer_unreadable)."""
+        reader = RememberingReader(stdin or sys.stdin.buffer)
+        if isinstance(self.protocol, KimiProtocol):
+            self.protocol.reader = reader
+        super().start_io(reader, stdout)  # type: ignore[arg-type]
 
     def tell(self, message: str, severity: Severity = "warning") -> None:
         """Show the user one message (also in the client's log, and ours)."""

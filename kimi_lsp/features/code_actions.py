@@ -43,7 +43,10 @@ def editable(uri: str, roots: Sequence[str]) -> bool:
     inside one of the workspace folders `roots` (any file when there are none: a single file is open)."""
     if not uri.startswith("file:") or not roots:
         return True
-    path = os.path.realpath(uri_to_path(uri))
+    try:
+        path = os.path.realpath(uri_to_path(uri))
+    except ValueError:  # a NUL in the name: no such file
+        return False
     return any(path.startswith(os.path.join(os.path.realpath(root), "")) for root in roots)
 
 

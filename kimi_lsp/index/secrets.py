@@ -82,7 +82,12 @@ _PARENT_HINT = re.compile(r"(?i)\.(?:aws|docker|kube|ssh|gnupg)")
 def is_secret_file(path: str) -> bool:
     """is_secret_path for the file itself or, through symlinks, the file it is (`notes.py -> ~/.aws/credentials`).
     Costs a system call per path component: for single files, not for a walk's every entry."""
-    return is_secret_path(path) or is_secret_path(os.path.realpath(path))
+    if is_secret_path(path):
+        return True
+    try:
+        return is_secret_path(os.path.realpath(path))
+    except ValueError:  # a NUL in the name: no such file can exist, and nothing of it is sent
+        return True
 
 
 def is_secret_path(path: str | PurePath) -> bool:
@@ -175,12 +180,15 @@ def scrub_secrets(text: str) -> str:
 
 
 def secret_at(text: str, offset: int) -> bool:
-    """Whether the cursor at `offset` is on a line that holds a credential. The text on each side of a cursor
-    is scrubbed apart, so a credential the cursor cuts in two (in its value, or in the name that marks it)
-    could pass as two harmless halves: a request there is not sent at all."""
+    """Whether the cursor at `offset` is inside a line (not at its start or end) that holds a credential. The
+    text on each side of a cursor is scrubbed apart, so a credential the cursor cuts in two (in its value, or
+    in the name that marks it) could pass as two harmless halves: a request there is not sent at all."""
     start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     ends = [i for i in (text.find("\n", offset), text.find("\r", offset)) if i >= 0]
-    line = text[start : min(ends) if ends else len(text)]
+    end = min(ends) if ends else len(text)
+    if offset in (start, end):  # the whole line is on one side of the cursor
+        return False
+    line = text[start:end]
     return _scrub_line(line) != line
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "abort", "cut"]  # "cut": the client stopped reading (never the engine)
 _ENGINE_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort"}
+_JSON = {"Content-Type": "application/json"}
 DRAIN_S = 2.0  # the longest a stream the consumer left is read on in the background
 ENDED_WAIT_S = 0.002  # an abort first waits this long for the left stream to show the engine already finished
 
@@ -74,11 +76,27 @@ class Engine(Protocol):
 class SGLangEngine:
     """SGLang's native HTTP API. One pooled connection set per engine."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None = None, timeout_s: float = 10.0, ca_bundle: str | None = None
+    ) -> None:
+        """`api_key` goes to this engine only (httpx follows no redirects); `ca_bundle`: a PEM file of the
+        authorities to trust instead of the system's (else SSL_CERT_FILE / SSL_CERT_DIR, else certifi's).
+        Raises EngineError for a CA bundle that cannot be loaded. TLS certificates are always verified."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        verify: ssl.SSLContext | bool = True
+        if ca_bundle:
+            try:
+                verify = ssl.create_default_context(cafile=ca_bundle)
+            except (OSError, ssl.SSLError) as error:
+                raise EngineError(f"engine.caBundle {ca_bundle!r} cannot be loaded: {error}") from error
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=2.0), trust_env=True
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=2.0),
+            trust_env=True,
+            verify=verify,
+            follow_redirects=False,
         )
         # streams left early, read to their end in the background: rid -> True once the stream ended on its own
         self._draining: dict[str, asyncio.Task[bool]] = {}
@@ -95,8 +113,11 @@ class SGLangEngine:
                 **({"json_schema": request.json_schema} if request.json_schema is not None else {}),
             },
         }
+        # our own encoding: httpx's would raise on a lone surrogate (a document may hold one); "?" stands in
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+        post = self._client.build_request("POST", "/generate", content=content, headers=_JSON)
         try:
-            response = await self._client.send(self._client.build_request("POST", "/generate", json=body), stream=True)
+            response = await self._client.send(post, stream=True)
         except httpx.HTTPError as error:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
         lines = response.aiter_lines()
@@ -105,14 +126,18 @@ class SGLangEngine:
             if response.status_code != 200:
                 detail = (await response.aread())[:200].decode("utf-8", "replace")
                 raise EngineError(f"engine answered HTTP {response.status_code}: {detail}")
+            events = 0
             async for line in lines:
                 chunk = parse_sse_line(line)
                 if chunk is not None:
+                    events += 1
                     try:
                         yield chunk
                     except GeneratorExit:
                         left_early = True  # the consumer stopped reading (it aborts the request)
                         raise
+            if not events:  # an answer, but not a stream of events (a proxy's page, another server)
+                raise EngineError(f"engine at {self.base_url} sent no events: is it SGLang's /generate?")
         except httpx.HTTPError as error:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
         finally:

@@ -1,7 +1,8 @@
 """A scripted engine for deterministic tests, benchmarks and demos without a model.
 
-Replays canned answers from a JSON file and records every request and abort it receives, one JSON line each,
-so tests can assert what reached "the GPU". It streams like a real engine: the answer arrives in pieces, with
+Replays canned answers from a JSON file and records every request and abort it receives, and the end of each
+stream (`finished`: whether its last chunk went out), one JSON line each, so tests can assert what reached
+"the GPU" and how long each request held it. It streams like a real engine: the answer arrives in pieces, with
 an optional delay per piece, and stops promptly when the consumer goes away.
 
 Script format: {"responses": [{"contains": "...", "ends_with": "...", "text": "...", "delay_ms": 0}],
@@ -80,11 +81,15 @@ class ScriptedEngine:
         answer = self._answer(request.prompt)
         num_prompt = len(request.prompt)
         pieces = range(self.chunk_chars, len(answer.text) + self.chunk_chars, self.chunk_chars)
-        for end in pieces or [0]:
-            if answer.delay_ms:
-                await asyncio.sleep(answer.delay_ms / 1000)
-            done = end >= len(answer.text)
-            yield Chunk(answer.text[:end], "stop" if done else None, num_prompt, 0)
+        finished = False  # the last chunk went out: this engine is done with the request
+        try:
+            for end in pieces or [0]:
+                if answer.delay_ms:
+                    await asyncio.sleep(answer.delay_ms / 1000)
+                finished = end >= len(answer.text)
+                yield Chunk(answer.text[:end], "stop" if finished else None, num_prompt, 0)
+        finally:
+            self._log("end", rid=request.rid, finished=finished)  # the stream closed, whichever way
 
     async def abort(self, rid: str) -> None:
         self._log("abort", rid=rid)

@@ -63,7 +63,8 @@ async def test_a_cancelled_caller_aborts_the_engine_request(tmp_path: Path) -> N
     with pytest.raises(asyncio.CancelledError):
         await task
     rows = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [r["event"] for r in rows] == ["request", "abort"] and rows[0]["rid"] == rows[1]["rid"]
+    assert [r["event"] for r in rows] == ["request", "end", "abort"] and rows[0]["rid"] == rows[2]["rid"]
+    assert rows[1] == {"event": "end", "rid": rows[0]["rid"], "finished": False}
 
 
 def test_generate_request_is_frozen() -> None:

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 
+from .. import config_file
 from ..index.documents import uri_to_path
 from ..index.model import Progress
 from ..index.workspace import IndexSettings, WorkspaceIndex
-from ..settings import Settings, parse_settings
+from ..settings import parse_settings
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
@@ -39,8 +40,8 @@ def workspace_roots(params: lsp.InitializeParams) -> list[str]:
 
 
 def initialize(ls: KimiLanguageServer, params: lsp.InitializeParams) -> None:
-    ls.settings = Settings()
-    apply_settings(ls, params.initialization_options)
+    ls.settings = config_file.startup().settings  # defaults < config file < environment (config_file.py)
+    apply_settings(ls, params.initialization_options)  # < the client's settings
     ls.index = WorkspaceIndex(workspace_roots(params), IndexSettings(exclude=ls.settings.exclude))
 
 
@@ -59,6 +60,7 @@ async def shutdown(ls: KimiLanguageServer, params: None) -> None:
 async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChangeConfigurationParams) -> None:
     old_engine = ls.settings.engine
     apply_settings(ls, params.settings)
+    ls.engines.configure(ls.settings.engine)  # the deadline applies at once, whichever engine
     if ls.settings.engine != old_engine and ls.engines.follows_settings():
         await ls.engines.stop()
         await ls.engines.start(ls.settings.engine)
@@ -130,8 +132,8 @@ async def did_change_workspace_folders(ls: KimiLanguageServer, params: lsp.DidCh
         await asyncio.wait([loaded, started], return_when=asyncio.FIRST_COMPLETED)
         loaded.cancel()
         ls.index = new
-        for uri, document in ls.workspace.text_documents.items():
-            new.did_open(uri, document.source, document.version or 0, document.language_id)
+        for document in ls.workspace.text_documents.values():  # keyed by unquoted URI: use the document's
+            new.did_open(document.uri, document.source, document.version or 0, document.language_id)
         await old.close()
 
 

@@ -49,7 +49,8 @@ class Replay:
     latencies: list[float] = field(default_factory=list)  # every keystroke's inline completion, ms
     reused: list[float] = field(default_factory=list)  # those answered without an engine request
     asked: list[float] = field(default_factory=list)  # those that made one
-    unanswered: list[float] = field(default_factory=list)  # neither (none expected)
+    unanswered: list[float] = field(default_factory=list)  # neither: the prediction's rest shows nothing (or down)
+    down: int = 0  # keystrokes after which the engine was not "ready" (a request failed: backoff)
     ratios: list[float] = field(default_factory=list)  # cached/prompt tokens of each engine request
     per_file: dict[str, list[float]] = field(default_factory=dict)
 
@@ -97,6 +98,8 @@ async def replay(client: LanguageClient, root: Path) -> Replay:
             latency = (time.perf_counter() - started) * 1000
             out.latencies.append(latency)
             status = await _status(client)
+            if status["engine"] != "ready":
+                out.down += 1
             if status["requests"] == requests:  # no engine request: the rest of the prediction typed through
                 (out.reused if answer is not None else out.unanswered).append(latency)
                 continue
@@ -118,7 +121,12 @@ async def main(engine: str, max_tokens: int) -> None:
             lsp.InitializeParams(
                 capabilities=lsp.ClientCapabilities(),
                 root_uri=root.as_uri(),
-                initialization_options={"debounceMs": 0, "model": {"maxTokens": max_tokens}},
+                # a deadline far above the CPU engine's latency on a busy machine: measured, not cut off
+                initialization_options={
+                    "debounceMs": 0,
+                    "model": {"maxTokens": max_tokens},
+                    "engine": {"deadlineMs": 120_000},
+                },
             )
         )
         client.initialized(lsp.InitializedParams())
@@ -141,7 +149,8 @@ async def main(engine: str, max_tokens: int) -> None:
     print(f"inline completion end to end: p50 {q[49]:.0f} ms, p95 {q[94]:.0f} ms, max {max(run.latencies):.0f} ms")
     print(
         f"engine requests per keystroke: {len(run.asked) / keystrokes:.2f} ({len(run.asked)} requests, "
-        f"{len(run.reused)} keystrokes answered from the prediction typed through, {len(run.unanswered)} neither)"
+        f"{len(run.reused)} keystrokes answered from the prediction typed through, {len(run.unanswered)} with no"
+        f" request and no suggestion; the engine was down after {run.down})"
     )
     for kind, values in (("with an engine request", run.asked), ("reused, no engine request", run.reused)):
         if values:

@@ -128,8 +128,8 @@ class Pipeline:
             and self._may_reuse(snapshot, index)
         ):
             return answered.text  # an identical request
-        reused = await self._typed_through(key, snapshot, index, generator, mode, single_line)
-        if reused is not None or self._newest.get(key) != number:
+        served, reused = await self._typed_through(key, snapshot, index, generator, mode, single_line)
+        if served or self._newest.get(key) != number:
             return self._answer(key, number, snapshot, mode, generator, reused)
         template = template_for(settings.model.profile)
         prompt = self._prompt(snapshot, settings, template, index)
@@ -160,28 +160,32 @@ class Pipeline:
         generator: Generator,
         mode: tuple[object, ...],
         single_line: bool,
-    ) -> str | None:
-        """The rest of the key's last prediction when the snapshot typed through it, post-processed; None when
-        there is none to give (no prediction, another document or mode, it predicted something else, or its
-        rest is no suggestion). A prediction still streaming that may serve is followed and waited for."""
+    ) -> tuple[bool, str | None]:
+        """(served, answer): whether the key's last prediction serves the snapshot (it typed through it), and then
+        the answer: its rest, post-processed. Not served: no prediction, another document or mode, it predicted
+        something else, or nothing of it is left. A rest that post-processing turns into no suggestion serves
+        too when the prediction was complete (the model ended it, or it reached the block's end): a fresh request
+        would start with the same text; not when it was cut short (a fresh one would go on further). A
+        prediction still streaming that may serve is followed and waited for."""
         asked = self._asked.get(key)
         if asked is None or asked.anchor.mode != mode or asked.generator is not generator:
-            return None
+            return False, None
         need = typed_through.typed(asked.anchor, snapshot)
         if need is None or not self._may_reuse(snapshot, index):
-            return None
+            return False, None
         flight = asked.flight
         if not flight.done and flight.streaming and typed_through.may_serve(flight.text, need):
             generator.follow(flight, _stop_rule(snapshot, need, single_line))
             await self._wait(generator, flight)
         if not flight.done:
-            return None  # still debouncing, or it cannot serve: a new request supersedes it
+            return False, None  # still debouncing, or it cannot serve: a new request supersedes it
         rest = typed_through.rest(flight.text, need)
         if not rest:
-            return None
+            return False, None
         before = snapshot.text[max(0, snapshot.offset - NEARBY_CHARS) : snapshot.offset].replace("\r\n", "\n")
         after = snapshot.text[snapshot.offset : snapshot.offset + NEARBY_CHARS].replace("\r\n", "\n")
-        return _finish(rest, before, after, snapshot, index, single_line)
+        answer = _finish(rest, before, after, snapshot, index, single_line)
+        return answer is not None or flight.finish in ("stop", "cut"), answer
 
     def _may_reuse(self, snapshot: DocumentSnapshot, index: WorkspaceIndex | None) -> bool:
         """Whether an earlier prediction for this document may be shown at `snapshot`: where `_prompt` would

@@ -71,7 +71,7 @@ class Flight:
     cut by. Live state, owned by the `Generator` (only it changes the fields); callers read `text`, `streaming`
     and `done`, and re-point `stop_at` through `Generator.follow`."""
 
-    __slots__ = ("_orphaned", "_waiters", "key", "request", "stop_at", "streaming", "task", "text")
+    __slots__ = ("_orphaned", "_waiters", "finish", "key", "request", "stop_at", "streaming", "task", "text")
 
     def __init__(self, key: str, request: GenerateRequest, stop_at: Callable[[str], int | None]) -> None:
         self.key = key
@@ -79,6 +79,7 @@ class Flight:
         self.stop_at = stop_at
         self.text = ""  # everything generated so far (after a cut: up to the cut)
         self.streaming = False  # the request reached the engine (its debounce is over)
+        self.finish: FinishReason | None = None  # how it ended, once it ended without being cancelled or failing
         self.task: asyncio.Task[Generation] | None = None
         self._waiters = 0  # how many waiters joined; the newest one decides when its caller is cancelled
         self._orphaned: asyncio.TimerHandle | None = None
@@ -244,6 +245,7 @@ class Generator:
                     await asyncio.shield(abort)  # superseded or cancelled: nobody waits for an answer
         latency_ms = (time.perf_counter() - started) * 1000
         self._latencies.append(latency_ms)
+        flight.finish = finish
         result = Generation(flight.text, finish, num_prompt, num_cached, latency_ms)
         self.on_result(result)
         return result

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ..redact import keep_out
 from ..settings import EngineSettings
 from .client import Engine, EngineError, SGLangEngine
+from .deadline import DeadlineEngine
 from .embedded import EmbeddedEngine, EmbeddedError
 from .generation import Generation, Generator
 from .scripted import ScriptedEngine
@@ -35,6 +38,7 @@ EngineState = Literal["off", "starting", "ready", "down"]
 Severity = Literal["error", "warning", "info"]
 FIRST_RETRY_S = 1.0
 LAST_RETRY_S = 60.0
+API_KEY_VARIABLE = "KIMI_LSP_API_KEY"  # the engine's API key when the engine.apiKey setting is not given
 STATUS_INTERVAL_S = 0.5  # kimi/status for new figures alone (latency, cache ratio) at most this often
 
 
@@ -107,6 +111,7 @@ class EngineHost:
         self._figures_later: asyncio.TimerHandle | None = None
         self.engine: Engine | None = None
         self.generator: Generator | None = None
+        self._deadline_s = EngineSettings().deadline_ms / 1000
 
     def choice(self, settings: EngineSettings) -> EngineChoice:
         if self._choice is not None:
@@ -120,6 +125,7 @@ class EngineHost:
     async def start(self, settings: EngineSettings) -> None:
         """Start the chosen engine. Never raises: a bad choice leaves the engine off with one message."""
         choice = self.choice(settings)
+        self.configure(settings)
         if choice.kind == "none":
             self.off("engine disabled (--engine none): index-only features")
         elif choice.kind == "embedded":
@@ -131,8 +137,20 @@ class EngineHost:
                 self.off(str(error))
                 self._client.tell(str(error), "error")
         else:
-            self.attach(SGLangEngine(choice.value, settings.api_key, settings.timeout_ms / 1000), choice.value)
+            api_key = settings.api_key or os.environ.get(API_KEY_VARIABLE) or None
+            keep_out(api_key)  # never logged
+            try:
+                engine = SGLangEngine(choice.value, api_key, settings.timeout_ms / 1000, settings.ca_bundle)
+            except EngineError as error:
+                self.off(str(error))
+                self._client.tell(str(error), "error")
+                return
+            self.attach(engine, choice.value)
             await self.check_health()
+
+    def configure(self, settings: EngineSettings) -> None:
+        """Settings that apply to the engine in use without a restart: the deadline of each generation."""
+        self._deadline_s = settings.deadline_ms / 1000
 
     async def check_health(self) -> None:
         """Ask the attached engine's /health; one that does not answer is down (told once, backed off)."""
@@ -184,7 +202,8 @@ class EngineHost:
         return self.generator
 
     def attach(self, engine: Engine, description: str) -> None:
-        """Start using `engine` (already running)."""
+        """Start using `engine` (already running); every generation on it has the deadline (deadline.py)."""
+        engine = DeadlineEngine(engine, lambda: self._deadline_s)
         self.engine = engine
         self.generator = Generator(engine, self.record, self.failed)
         self._description = description.split(" (")[0]

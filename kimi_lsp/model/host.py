@@ -129,7 +129,7 @@ class EngineHost:
         if choice.kind == "none":
             self.off("engine disabled (--engine none): index-only features")
         elif choice.kind == "embedded":
-            self._boot = asyncio.create_task(self._boot_embedded(settings.timeout_ms / 1000))
+            self._boot = asyncio.create_task(self._boot_embedded(settings.timeout_ms / 1000, settings.python))
         elif choice.kind == "scripted":
             try:
                 self.attach(ScriptedEngine.from_file(Path(choice.value)), choice.value)
@@ -158,8 +158,8 @@ class EngineHost:
         if engine is not None and not await engine.health():
             self.failed(EngineError(f"engine at {self._description} unreachable: /health did not answer"))
 
-    async def _boot_embedded(self, timeout_s: float) -> None:
-        self._embedded = embedded = EmbeddedEngine()
+    async def _boot_embedded(self, timeout_s: float, python: str | None = None) -> None:
+        self._embedded = embedded = EmbeddedEngine(python)
         self.starting("starting the embedded engine (cpu-tiny)")
         try:
             async with self._client.with_progress("Starting the Kimi engine") as progress:

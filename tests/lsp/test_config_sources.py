@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,21 @@ async def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
 async def test_the_client_settings_win_over_both(tmp_path: Path) -> None:
     prompt = await _prompt(tmp_path, {"KIMI_LSP_PROFILE": "starcoder"}, {"model": {"profile": "kimi-tiny"}})
     assert "fim_prefix" not in prompt
+
+
+async def test_engine_python_names_the_interpreter_for_the_embedded_engine(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-engine" / "bin" / "python")
+    client, _ = await start_session(
+        tmp_path, "visual-studio-code", init_options={"engine": {"python": missing}}, engine="embedded"
+    )
+    try:
+        status: dict[str, Any] = {}
+        for _ in range(200):
+            status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
+            if status["engine"] != "starting":
+                break
+            await asyncio.sleep(0.05)
+        assert status["engine"] == "off" and missing in status["message"], status
+    finally:
+        await client.shutdown_session()
+        await client.stop()

@@ -141,3 +141,9 @@ def test_the_server_refuses_to_start_on_an_invalid_variable(tmp_path: Path) -> N
     done = _cli(tmp_path, "--stdio", KIMI_LSP_PROFILE="gpt-4")
     assert done.returncode == 2
     assert "KIMI_LSP_PROFILE" in done.stderr and done.stdout == ""
+
+
+def test_engine_python_is_a_setting_like_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[engine]\npython = "/opt/sglang/bin/python"\n')
+    assert load({}, path).settings.engine.python == "/opt/sglang/bin/python"

@@ -274,9 +274,12 @@ class Pipeline:
         self, snapshot: DocumentSnapshot, settings: Settings, template: Template, index: WorkspaceIndex | None
     ) -> Prompt | None:
         """The prompt for `snapshot`, or None when it must not reach a model: no engine, or a secret file, or one
-        the ignore rules exclude (.gitignore, .kimiignore, the exclude setting)."""
+        the ignore rules exclude (.gitignore, .kimiignore, the exclude setting), or a cursor inside a credential
+        (the two halves would be scrubbed apart, and might each pass)."""
         path = uri_to_path(snapshot.uri)
         if self.engines.usable() is None or is_secret_file(path) or (index is not None and index.excluded(path)):
+            return None
+        if secret_at(snapshot.text, snapshot.offset):
             return None
         budget = Budget(
             settings.context.prompt_tokens, min(settings.context.cross_file_tokens, settings.context.prompt_tokens // 2)

@@ -235,6 +235,7 @@ class Generator:
                 finished = True  # the stream ended on its own
         except EngineError as error:
             finished = True  # nothing to abort on an engine that failed
+            flight.text = ""  # what a failed stream sent (cut mid-token, or garbage) predicts nothing
             self.on_error(error)
             raise
         finally:

@@ -118,10 +118,10 @@ async def test_bytes_that_are_not_utf8_in_the_stream_are_survived(tmp_path: Path
             assert answer is None or isinstance(answer, lsp.InlineCompletionList)
             await _index_features_work(session, uri)
             engine.mode = "ok"
-            client.text_document_did_change(  # a new version: the answer above is not simply given again
+            client.text_document_did_change(  # an edit above the cursor: the answer above is not reused
                 lsp.DidChangeTextDocumentParams(
                     text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                    content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=TEXT)],
+                    content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=TEXT.replace("pass", "pass "))],
                 )
             )
             assert (await _comes_back(session, uri)).items[0].insert_text == "al_count"

@@ -17,7 +17,8 @@ from kimi_lsp.index.core import IndexState, ProgressCallback
 from kimi_lsp.index.jobs import Job, run_jobs
 from kimi_lsp.index.model import Progress
 from kimi_lsp.index.store import FileRecord
-from kimi_lsp.index.worker import FileResult
+from kimi_lsp.index.symtable import pack_symbols
+from kimi_lsp.index.worker import FileResult, symbols_of
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,13 @@ class Merger:
         _report(progress, Progress(tally.done, tally.total, tally.walking))
 
     def _merge(self, results: list[FileResult]) -> None:
-        """Fold one batch of results into the records, the symbol table and the cache. Open documents keep the
-        symbols of their editor text (documents.py); their files' records and outlines still update."""
+        """Fold one batch of results into the records, the symbol table and the cache. Open documents' files get
+        the symbols of their editor text (documents.py), also when they were opened before the walk reached
+        them; their records and cached outlines follow the disk."""
         state = self._state
         assert state.store is not None
         files, by_fid, table = state.files, state.by_fid, state.table
-        open_paths = {d.path for d in state.documents}
+        open_uris = {d.path: d.uri for d in state.documents}
         rows: list[tuple[FileRecord, bytes]] = []
         touched: list[tuple[int, int, int]] = []
         gone: list[FileRecord] = []
@@ -75,12 +77,14 @@ class Merger:
                 )
                 files[r.path] = by_fid[record.fid] = record
                 rows.append((record, r.outline))
-                if r.path in open_paths:
-                    continue
+                symbols = r.symbols
+                if r.path in open_uris:  # opened before its record existed: the editor's text counts
+                    outline = state.documents.outline(open_uris[r.path])
+                    symbols = pack_symbols(symbols_of(outline)) if outline is not None else symbols
                 if old is None:
-                    table.add_file(record.fid, r.symbols)
+                    table.add_file(record.fid, symbols)
                 else:
-                    table.replace_file(record.fid, r.symbols)
+                    table.replace_file(record.fid, symbols)
             elif r.status == "unchanged" and old is not None:
                 files[r.path] = by_fid[old.fid] = old._replace(size=r.size, mtime_ns=r.mtime_ns)
                 touched.append((old.fid, r.size, r.mtime_ns))

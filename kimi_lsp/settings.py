@@ -28,7 +28,7 @@ class EngineSettings:
     )
     api_key: str | None = None  # else the KIMI_LSP_API_KEY environment variable (model/host.py reads it)
     timeout_ms: int = field(default=10_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
-    deadline_ms: int = field(default=5_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
+    deadline_ms: int = field(default=15_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
     ca_bundle: str | None = None  # a PEM file of certificate authorities to trust for an https:// engine
     python: str | None = None  # the interpreter with SGLang that runs the embedded engine (model/embedded.py)
 

@@ -51,10 +51,12 @@ def test_environment_variables_win_over_the_file_and_empty_ones_count_as_unset()
     assert settings.model.profile == "starcoder"
 
 
-def test_the_api_key_variable_is_the_one_the_engine_host_reads() -> None:
-    from kimi_lsp.model.host import API_KEY_VARIABLE
-
-    assert ENV_SETTINGS[API_KEY_VARIABLE] == "engine.apiKey"
+def test_the_variables_are_the_documented_ones() -> None:
+    assert ENV_SETTINGS == {
+        "KIMI_LSP_ENGINE_URL": "engine.url",
+        "KIMI_LSP_API_KEY": "engine.apiKey",
+        "KIMI_LSP_PROFILE": "model.profile",
+    }
 
 
 @pytest.mark.parametrize(

@@ -129,12 +129,21 @@ class KimiProtocol(LanguageServerProtocol):
     ) -> None:
         """pygls keeps the future of every notification handled by a generator or a coroutine (didOpen,
         didChange, didClose...) in `_request_futures` under a fresh id, and only a request's answer removes its
-        own: about 1 KB a keystroke, for as long as the server runs. Every handler's entry goes once it is done."""
+        own: about 1 KB a keystroke, for as long as the server runs. Every handler's entry goes once it is done.
 
-        def done(future: Any) -> None:
+        Whatever follows a handler (its entry leaving, pygls' answer, a generator's next step) runs on the
+        event loop's next turn, never inside the call that finished the future: a generator handler's future is
+        a concurrent Future, whose callbacks run inside `cancel()`, and pygls' shutdown cancels them while it
+        iterates over `_request_futures`; a thread handler's callbacks would otherwise run on its worker."""
+        loop = asyncio.get_running_loop()
+
+        def finish(future: Any) -> None:
             if self._request_futures.get(msg_id) is future:
                 del self._request_futures[msg_id]
             callback(future)
+
+        def done(future: Any) -> None:
+            loop.call_soon_threadsafe(finish, future)
 
         super()._execute_handler(msg_id, handler, done, args, kwargs)
 

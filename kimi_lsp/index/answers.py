@@ -28,6 +28,7 @@ from kimi_lsp.index.model import (
     decode_outline,
 )
 from kimi_lsp.index.resolve import Resolver
+from kimi_lsp.index.signature import base_names
 from kimi_lsp.index.symtable import Hit
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,6 @@ MAX_BASE_DEPTH = 8  # bases of bases followed this far (and never in a cycle)
 # the name methods reach their instance by, where attributes are assigned in methods rather than declared
 _RECEIVERS = {"python": "self", "javascript": "this", "typescript": "this", "typescriptreact": "this"}
 _ASSIGNMENT = re.compile(r"([^=]+?)\s*(?://|\*\*|>>|<<|[-+*/%&|^@])?=(?!=)")
-_NESTED = re.compile(r"<[^<>]*>|\[[^\[\]]*\]|\([^()]*\)")
-_DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
-_EXTENDS = re.compile(r"\b(?:extends|implements)\s+(.+?)(?=\s+(?:extends|implements)\b|$)")
 
 
 @dataclass(slots=True, frozen=True)
@@ -236,28 +234,6 @@ class IndexQueries:
             return path_or_uri
         path = uri_to_path(path_or_uri)
         return next((d.uri for d in documents if d.path == path), None)
-
-
-def base_names(language: str, signature: str) -> tuple[str, ...]:
-    """The bases a class's signature names, as written (`Base`, `module.Base`), type arguments left out:
-    Python `class C(A, m.B, metaclass=M)`, and `extends`/`implements` lists (JavaScript, TypeScript, Java)."""
-    if language == "python":
-        _, opened, rest = signature.partition("(")
-        parts = _strip_nested(rest.rsplit(")", 1)[0]).split(",") if opened else []
-        parts = [p for p in parts if "=" not in p and not p.strip().startswith("*")]
-    else:
-        parts = [p for m in _EXTENDS.finditer(_strip_nested(signature)) for p in m.group(1).split(",")]
-    names = (p.strip() for p in parts)
-    return tuple(n for n in names if _DOTTED.fullmatch(n) and n != "object")
-
-
-def _strip_nested(text: str) -> str:
-    """`text` without bracketed parts (type arguments, subscripts, calls)."""
-    while True:
-        stripped = _NESTED.sub("", text)
-        if stripped == text:
-            return text
-        text = stripped
 
 
 def assigned_attributes(line: str, receiver: str) -> list[tuple[str, int]]:

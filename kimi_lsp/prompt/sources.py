@@ -25,14 +25,13 @@ from typing import Protocol
 
 from ..index.model import Definition, Outline, ResolvedImport
 from ..index.secrets import is_secret_path
+from ..index.signature import base_names
 from .render import INDENT, definition_text, outline_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _NEWLINE = re.compile("\n")
 _CONTAINERS = frozenset({"class", "interface", "struct", "enum", "trait", "impl"})
 _SCOPES = _CONTAINERS | {"function", "method", "constructor"}
-_PY_BASES = re.compile(r"^\s*class\s+\w+\s*\((.*)\)")
-_EXTENDS = re.compile(r"\b(?:extends|implements)\s+([\w.$<>, ]+)")
 _ALIAS = re.compile(r"\bas\s+([A-Za-z_$][\w$]*)")
 _MEMBER_ACCESS = re.compile(r"\b(?:self|this|cls)\.\w*$")
 MAP_WEIGHT = 0.5  # a module's map against one definition used as often
@@ -216,13 +215,9 @@ def _enclosing(outline: Outline | None, line: int, kinds: frozenset[str]) -> lis
 def _bases(outline: Outline | None, cursor_line: int) -> frozenset[str]:
     """Names of the base classes of the innermost class around the cursor (last segment of dotted names)."""
     classes = _enclosing(outline, cursor_line, _CONTAINERS)
-    if not classes:
+    if outline is None or not classes:
         return frozenset()
-    header = classes[-1].signature
-    match = _PY_BASES.match(header)
-    raw = match.group(1).split(",") if match else [p for m in _EXTENDS.finditer(header) for p in m.group(1).split(",")]
-    names = (part.split("=")[0].split("<")[0].strip() for part in raw if "=" not in part)
-    return frozenset(n.rpartition(".")[2] for n in names if n)
+    return frozenset(name.rpartition(".")[2] for name in base_names(outline.language, classes[-1].signature))
 
 
 def _scope(document: Document, cursor_line: int, first_shown_line: int, show: Callable[[str], str]) -> Candidate | None:

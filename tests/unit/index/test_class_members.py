@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kimi_lsp.index.answers import assigned_attributes, base_names
+from kimi_lsp.index.answers import assigned_attributes
+from kimi_lsp.index.signature import base_names
 from kimi_lsp.index.workspace import IndexSettings, WorkspaceIndex
 
 

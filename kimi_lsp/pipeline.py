@@ -30,7 +30,7 @@ from functools import partial
 from . import postprocess, typed_through
 from .index.documents import OpenDocument, uri_to_path
 from .index.languages import spec_for_path
-from .index.secrets import is_secret_file, scrub_text, secret_at
+from .index.secrets import scrub_text, secret_at
 from .index.workspace import WorkspaceIndex
 from .model.client import EngineError
 from .model.generation import Flight, Generation, Generator, Sampling
@@ -44,7 +44,7 @@ from .settings import Settings
 from .snapshot import DocumentSnapshot
 from .syntax import errors_with_insertion
 from .typed_through import Anchor
-from .workspace_context import WorkspaceContext, shown_path
+from .workspace_context import WorkspaceContext, shown_path, withheld
 
 log = logging.getLogger(__name__)
 # a request whose caller was cancelled keeps its stream this long for a newer request it may serve: editors
@@ -189,11 +189,10 @@ class Pipeline:
 
     def _may_reuse(self, snapshot: DocumentSnapshot, index: WorkspaceIndex | None) -> bool:
         """Whether an earlier prediction for this document may be shown at `snapshot`: where `_prompt` would
-        allow a new one (an engine is usable, the ignore rules do not exclude the document now, the cursor is not
-        on a credential; a secret file never had a prediction)."""
+        allow a new one (an engine is usable, the document is not withheld now, the cursor is not on a credential)."""
         if self.engines.usable() is None or secret_at(snapshot.text, snapshot.offset):
             return False
-        return index is None or not index.excluded(uri_to_path(snapshot.uri))
+        return not withheld(index, uri_to_path(snapshot.uri))
 
     def _answer(
         self,
@@ -277,7 +276,7 @@ class Pipeline:
         the ignore rules exclude (.gitignore, .kimiignore, the exclude setting), or a cursor inside a credential
         (the two halves would be scrubbed apart, and might each pass)."""
         path = uri_to_path(snapshot.uri)
-        if self.engines.usable() is None or is_secret_file(path) or (index is not None and index.excluded(path)):
+        if self.engines.usable() is None or withheld(index, path):
             return None
         if secret_at(snapshot.text, snapshot.offset):
             return None

@@ -105,11 +105,18 @@ class WorkspaceContext:
         return result
 
 
+def withheld(index: WorkspaceIndex | None, path: str) -> bool:
+    """Must nothing of the file at `path` reach a model? True for a secret file (keys, .env, credentials: by
+    its name, place or symlink target) and for one the ignore rules exclude (.gitignore, .kimiignore, the
+    exclude setting). The one rule for a document's own prompt, an earlier prediction and context from others."""
+    return is_secret_file(path) or (index is not None and index.excluded(path))
+
+
 def _others(index: WorkspaceIndex, uri: str) -> list[tuple[str, str]]:
     """(path, text) of the other open documents that may be shown: not secret, not excluded."""
     others = []
     for document in index.documents:
-        if document.uri != uri and not is_secret_file(document.path) and not index.excluded(document.path):
+        if document.uri != uri and not withheld(index, document.path):
             others.append((document.path, document.source.decode("utf-8", "replace")))
         if len(others) >= MAX_OTHER_DOCUMENTS:
             break

@@ -110,6 +110,8 @@ def candidates(
 
 
 def _line_starts(text: str) -> list[int]:
+    """Offsets at which each line begins, lines ended by "\n" alone: the rows of the outline's spans, which come
+    from tree-sitter, count "\n" only (snapshot.line_starts, for LSP positions, also breaks at a lone "\r")."""
     return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 

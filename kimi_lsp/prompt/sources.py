@@ -89,7 +89,8 @@ def candidates(
     outlines = {t: o for t in targets if (o := index.outline(t)) is not None}
     imported = frozenset(n for r in document.imports for n in r.ref.names)
     wanted = {d.name for o in outlines.values() for d in o.definitions if d.parent == -1} | imported
-    uses = _uses(document.text, starts, cursor_line, wanted, imported)
+    usage = _usage(document.text, starts, cursor_line)
+    uses = _uses(usage, wanted, imported)
     bases = _bases(document.outline, cursor_line)
     boost = 4.0 if _MEMBER_ACCESS.search(document.text[max(0, document.cursor - 80) : document.cursor]) else 2.0
     found: list[Candidate] = []
@@ -98,7 +99,7 @@ def candidates(
         score = uses[name] * (boost if name in bases else 1.0)
         found.append(Candidate(f"def:{path}:{name}", show(path), definition_text(outline, at), 0, score))
     qualifiers = _qualifiers(document, starts)
-    module_uses = _uses(document.text, starts, cursor_line, set(qualifiers.values()), frozenset(qualifiers.values()))
+    module_uses = _uses(usage, set(qualifiers.values()), frozenset(qualifiers.values()))
     for path, outline in outlines.items():
         qualifier_score = module_uses.get(qualifiers.get(path, ""), 0.0)
         if outline.definitions:  # a module used as `m.name`: its map may hold the name about to be written
@@ -115,24 +116,38 @@ def _line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 
-def _uses(
-    text: str, starts: list[int], cursor_line: int, wanted: set[str], imported: frozenset[str] = frozenset()
-) -> dict[str, float]:
-    """How much each wanted identifier the text uses matters here: every use counts 1 / (1 + d / 10) for a
-    distance of d lines from the cursor; uses more than NEAR_LINES away count FAR_WEIGHT each (they add
-    little, and finding their lines would cost more than the rest of the build in a large file). A name
-    imported by name and used nowhere else yet counts as if used at the cursor: it was imported to be used."""
-    counts = Counter(name for name in _IDENTIFIER.findall(text) if name in wanted)
+@dataclass(frozen=True)
+class _Usage:
+    """The identifiers of a document as `_uses` weighs them, read once per build."""
+
+    counts: Counter[str]  # every identifier in the text, how often
+    near: tuple[tuple[float, frozenset[str]], ...]  # each line within NEAR_LINES of the cursor: weight, identifiers
+
+
+def _usage(text: str, starts: list[int], cursor_line: int) -> _Usage:
     first = max(0, cursor_line - NEAR_LINES)
     last = min(len(starts) - 1, cursor_line + NEAR_LINES)
     end = starts[last + 1] if last + 1 < len(starts) else len(text)
-    scores = dict.fromkeys(counts, 0.0)
+    near = tuple(
+        (1.0 / (1.0 + abs(number - cursor_line) / 10.0), frozenset(_IDENTIFIER.findall(line)))
+        for number, line in enumerate(text[starts[first] : end].split("\n"), start=first)
+    )
+    return _Usage(Counter(_IDENTIFIER.findall(text)), near)
+
+
+def _uses(usage: _Usage, wanted: set[str], imported: frozenset[str] = frozenset()) -> dict[str, float]:
+    """How much each wanted identifier the text uses matters here: every use counts 1 / (1 + d / 10) for a
+    distance of d lines from the cursor (a line once); uses more than NEAR_LINES away count FAR_WEIGHT each (they
+    add little, and finding their lines would cost more than the rest of the build in a large file). A name
+    imported by name and used nowhere else yet counts as if used at the cursor: it was imported to be used."""
+    scores = {name: 0.0 for name in wanted if name in usage.counts}
     near = Counter[str]()
-    for number, line in enumerate(text[starts[first] : end].split("\n"), start=first):
-        for name in counts.keys() & set(_IDENTIFIER.findall(line)):
-            scores[name] += 1.0 / (1.0 + abs(number - cursor_line) / 10.0)
+    for weight, names in usage.near:
+        for name in scores.keys() & names:
+            scores[name] += weight
             near[name] += 1
-    for name, count in counts.items():
+    for name in scores:
+        count = usage.counts[name]
         scores[name] += FAR_WEIGHT * (count - near[name]) + (1.0 if count == 1 and name in imported else 0.0)
     return scores
 

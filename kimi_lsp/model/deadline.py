@@ -28,26 +28,42 @@ class DeadlineEngine:
         self._aborts: set[asyncio.Task[None]] = set()  # aborts on their way; close() waits for them
 
     async def stream(self, request: GenerateRequest) -> AsyncGenerator[Chunk, None]:
+        """One timer for the whole stream (not one a chunk): when it fires while the stream waits for the
+        engine, it cancels that wait; when it fires while the caller holds a chunk, the stream ends before the
+        next one. A cancel from anyone else passes through as a cancel."""
         limit_s = self._deadline_s()
-        deadline = asyncio.get_running_loop().time() + limit_s
+        waiter: asyncio.Task[object] | None = None  # the task waiting for the next chunk, while one does
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if waiter is not None:
+                waiter.cancel()
+
+        timer = asyncio.get_running_loop().call_later(limit_s, expire)
         chunks = self.engine.stream(request)
         try:
-            while True:
+            while not expired:
+                task = waiter = asyncio.current_task()
+                assert task is not None
+                cancelling = task.cancelling()
                 try:
-                    async with asyncio.timeout_at(deadline) as timer:
-                        chunk = await anext(chunks)
+                    chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
-                except TimeoutError:
-                    if not timer.expired():
+                except asyncio.CancelledError:
+                    if not expired or task.uncancel() > cancelling:
                         raise
-                    self._abort_soon(request.rid)
-                    log.info("request %s ran past the deadline (%.0f ms): aborted", request.rid, limit_s * 1000)
-                    raise EngineError(
-                        f"the engine gave no complete answer within {limit_s * 1000:.0f} ms (engine.deadlineMs)"
-                    ) from None
+                    break
+                finally:
+                    waiter = None
                 yield chunk
+            self._abort_soon(request.rid)
+            log.info("request %s ran past the deadline (%.0f ms): aborted", request.rid, limit_s * 1000)
+            raise EngineError(f"the engine gave no complete answer within {limit_s * 1000:.0f} ms (engine.deadlineMs)")
         finally:
+            timer.cancel()
             await chunks.aclose()
 
     def _abort_soon(self, rid: str) -> None:

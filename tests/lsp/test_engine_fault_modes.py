@@ -6,12 +6,15 @@ what it gave up on (the engine.deadlineMs deadline), backs off, and comes back w
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
+
+from kimi_lsp.model.host import FIRST_RETRY_S
 
 from .conftest import Session, start_session
 from .fault_engine import FaultEngine, Mode
@@ -80,9 +83,15 @@ async def test_a_failing_engine_is_survived_told_once_backed_off_and_recovered(t
             assert (await _status(client))["engine"] == "ready"
             engine.mode = mode
             told_before = len(client.messages)
-            for _ in range(6):  # keystrokes while it fails: each answered, no suggestion
+            assert await client.text_document_inline_completion_async(_inline(uri)) is None  # it fails
+            failed_by = time.monotonic()
+            in_backoff = []  # requests the engine saw when each keystroke inside the backoff was answered
+            for _ in range(5):  # more keystrokes: each answered, no suggestion
                 assert await client.text_document_inline_completion_async(_inline(uri)) is None
-            assert len(engine.requests) == 1, "the rest waited out the backoff"
+                if time.monotonic() - failed_by < FIRST_RETRY_S / 2:  # surely before the backoff ends
+                    in_backoff.append(len(engine.requests))
+            assert in_backoff, "no keystroke was answered within half a backoff"
+            assert in_backoff[-1] == 1, "the rest waited out the backoff"
             status = await _status(client)
             assert status["engine"] == "down", status
             told = client.messages[told_before:]

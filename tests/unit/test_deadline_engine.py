@@ -52,3 +52,38 @@ async def test_the_deadline_is_read_when_a_stream_starts(tmp_path: Path) -> None
             pass
     await asyncio.sleep(0)
     await engine.close()
+
+
+async def test_a_deadline_passed_while_the_caller_holds_a_chunk_ends_the_stream_before_the_next(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "r.jsonl"
+    quick = ScriptedEngine((ScriptedResponse("", "abcdef"),), record=record, chunk_chars=1)
+    engine = DeadlineEngine(quick, lambda: 0.05)
+    texts = []
+    with pytest.raises(EngineError, match=r"engine\.deadlineMs"):
+        async for chunk in engine.stream(GenerateRequest("r3", "p", 6, 0.0)):
+            texts.append(chunk.text)
+            await asyncio.sleep(0.1)  # the caller is busy when the deadline passes
+    assert texts == ["a"]
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0  # the deadline left no cancel behind
+    await engine.close()
+    assert [row["event"] for row in _rows(record)][-1] == "abort"
+
+
+async def test_a_cancel_from_outside_stays_a_cancel(tmp_path: Path) -> None:
+    slow = ScriptedEngine((ScriptedResponse("", "x" * 100, delay_ms=20),), chunk_chars=1)
+    engine = DeadlineEngine(slow, lambda: 5.0)
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in engine.stream(GenerateRequest("r4", "p", 100, 0.0)):
+            started.set()
+
+    task = asyncio.create_task(consume())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await engine.close()

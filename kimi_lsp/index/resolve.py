@@ -27,6 +27,7 @@ class Resolver:
         self.roots = tuple(roots)
         self.paths = frozenset(paths)
         self.packages = packages
+        self._resolved: dict[tuple[str, str, str, tuple[str, ...], int], tuple[str, ...]] = {}
 
     @cached_property
     def python_bases(self) -> tuple[str, ...]:
@@ -91,7 +92,16 @@ class Resolver:
         return out
 
     def resolve(self, path: str, language: str, ref: ImportRef) -> tuple[str, ...]:
-        """The workspace files an import of `path` names (deduplicated, in a stable order)."""
+        """The workspace files an import of `path` names (deduplicated, in a stable order). Remembered for the
+        resolver's life (its file set does not change), so a document's imports cost nothing after the first
+        build however often it is edited."""
+        key = (path, language, ref.spec, ref.names, ref.level)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(path, language, ref)
+        return found
+
+    def _resolve(self, path: str, language: str, ref: ImportRef) -> tuple[str, ...]:
         if language == "python":
             found = self._python(path, ref)
         elif language in ("javascript", "typescript", "typescriptreact"):

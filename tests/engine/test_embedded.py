@@ -35,7 +35,9 @@ async def _start() -> tuple[Client, psutil.Process]:
     client = Client()
     await client.start_io(sys.executable, "-m", "kimi_lsp", "--engine", "embedded")
     caps = lsp.ClientCapabilities(window=lsp.WindowClientCapabilities(work_done_progress=True))
-    await client.initialize_async(lsp.InitializeParams(capabilities=caps, initialization_options={"debounceMs": 0}))
+    # a first request to a CPU engine on a busy machine can outlast the default deadline; this is not its test
+    options = {"debounceMs": 0, "engine": {"deadlineMs": 300_000}}
+    await client.initialize_async(lsp.InitializeParams(capabilities=caps, initialization_options=options))
     client.initialized(lsp.InitializedParams())
     return client, psutil.Process(client._server.pid)  # type: ignore[union-attr]
 
@@ -83,7 +85,7 @@ async def test_embedded_engine_boots_serves_and_stops_with_the_server() -> None:
             )
         )
         served = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="kimi.status"))
-        assert served["engine"] == "ready" and served["latencyMs"] is not None
+        assert served["engine"] == "ready" and served["latencyMs"] is not None, served
     finally:
         await client.shutdown_async(None)
         client.exit(None)

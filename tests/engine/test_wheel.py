@@ -106,7 +106,11 @@ async def test_the_installed_wheel_serves_with_its_embedded_engine(
     server = psutil.Process(client._server.pid)  # type: ignore[union-attr]
     try:
         await client.initialize_async(
-            lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"debounceMs": 0})
+            lsp.InitializeParams(
+                capabilities=lsp.ClientCapabilities(),
+                # a first request on a busy machine can outlast the default deadline; this is not its test
+                initialization_options={"debounceMs": 0, "engine": {"deadlineMs": 300_000}},
+            )
         )
         client.initialized(lsp.InitializedParams())
         status: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Build and run SGLang server command lines from named profiles.
 
 Owns: `EngineConfig` (one frozen dataclass, fields 1:1 with `python -m kimi_engine` flags), the profiles
-(`cpu-tiny`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`), `EngineProcess` (start in its own process group,
+(`cpu-tiny`, `cpu-tiny-ep2`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`), `EngineProcess` (start in its own process group,
 wait for /health, stop the whole group, clean its /dev/shm files) and `free_port`. Building a command is
 pure; only EngineProcess touches processes. Must not import sglang or torch (the server does, in its own
 process), so kimi_lsp and tests can import this module cheaply.
@@ -9,6 +9,7 @@ process), so kimi_lsp and tests can import this module cheaply.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,8 @@ from typing import IO
 ENGINE_DIR = Path(__file__).resolve().parent
 TINY_MODEL_DIR = ENGINE_DIR / "models" / "kimi-tiny"
 CPU_KERNEL_DIR = ENGINE_DIR / "cpu"
+MOE_PACKAGE_DIR = ENGINE_DIR / "moe"  # holds kimi_moe, the SGLang model package with the expert-parallel MoE
+EP_ARCHITECTURE = "KimiMoeEPForCausalLM"
 SHM_DIR = Path("/dev/shm")
 
 
@@ -102,6 +105,28 @@ def _cpu_tiny(cfg: EngineConfig) -> list[str]:
     ]
 
 
+def _cpu_tiny_ep2(cfg: EngineConfig) -> list[str]:
+    """cpu-tiny on 2 ranks (gloo): attention tensor parallel, experts split over the ranks by kimi_moe."""
+    return [
+        *_cpu_tiny(cfg),
+        "--tp-size",
+        "2",
+        "--ep-size",
+        "2",
+        "--json-model-override-args",
+        json.dumps({"architectures": [EP_ARCHITECTURE]}),
+    ]
+
+
+def cpu_binds(ranks: int, cpus: list[int] | None = None) -> str:
+    """SGLANG_CPU_OMP_THREADS_BIND for `ranks` CPU ranks: the CPUs this process may use, split into `ranks`
+    contiguous shares ("0|1" on 2 CPUs, "0,1,2,3|4,5,6,7" on 8); with fewer CPUs than ranks, ranks share them."""
+    usable = sorted(os.sched_getaffinity(0)) if cpus is None and hasattr(os, "sched_getaffinity") else cpus
+    usable = usable or list(range(os.cpu_count() or 1))
+    shares = [usable[r * len(usable) // ranks : (r + 1) * len(usable) // ranks] for r in range(ranks)]
+    return "|".join(",".join(map(str, share or usable[r % len(usable) : r % len(usable) + 1])) for r, share in enumerate(shares))
+
+
 def _gpu_small(cfg: EngineConfig) -> list[str]:
     return ["--tp-size", "1", "--mem-fraction-static", "0.85"]
 
@@ -157,6 +182,20 @@ PROFILES: dict[str, Profile] = {
             _cpu_tiny,
             env={**_OFFLINE, "SGLANG_USE_CPU_ENGINE": "1", "SGLANG_NATIVE_MOVE_KV_CACHE": "1"},
             pythonpath=(str(CPU_KERNEL_DIR),),
+        ),
+        Profile(
+            "cpu-tiny-ep2",
+            "the tiny MoE model on 2 CPU ranks, expert parallel (our all-to-all MoE layer, engine/moe)",
+            str(TINY_MODEL_DIR),
+            _cpu_tiny_ep2,
+            env={
+                **_OFFLINE,
+                "SGLANG_USE_CPU_ENGINE": "1",
+                "SGLANG_NATIVE_MOVE_KV_CACHE": "1",
+                "SGLANG_EXTERNAL_MODEL_PACKAGE": "kimi_moe",
+                "SGLANG_CPU_OMP_THREADS_BIND": cpu_binds(2),
+            },
+            pythonpath=(str(CPU_KERNEL_DIR), str(MOE_PACKAGE_DIR)),
         ),
         Profile("gpu-small", "one GPU, any local MoE checkpoint (--model-path)", None, _gpu_small, env=_OFFLINE),
         Profile("kimi-k2", "Kimi K2, 2 nodes x 8 H200, tensor parallel 16", "moonshotai/Kimi-K2-Instruct", _kimi_k2),

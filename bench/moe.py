@@ -31,8 +31,8 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine" / "moe"))
-from kimi_moe.layer import EPMoE, MoEShape  # noqa: E402
-from kimi_moe.routing import RoutingConfig  # noqa: E402
+from kimi_moe.layer import EPMoE, MoEShape
+from kimi_moe.routing import RoutingConfig
 
 SHAPES = {
     "kimi-tiny": MoEShape(192, 256, RoutingConfig(8, 2)),
@@ -73,12 +73,11 @@ def timed(fn: Any, repeat: int) -> float:
 
 
 def ep1_vs_native(shape: MoEShape, n: int, repeat: int) -> tuple[float, float]:
+    from kimi_moe.dispatch import EPCombineInput
+    from kimi_moe.routing import select_experts
     from sglang.srt.layers.moe.fused_moe_native import moe_forward_native
     from sglang.srt.layers.moe.moe_runner import MoeRunnerConfig
     from sglang.srt.layers.moe.topk import StandardTopKOutput
-
-    from kimi_moe.dispatch import EPCombineInput
-    from kimi_moe.routing import select_experts
 
     layer = make_layer(shape, None)
     x = tokens_for(shape, n)
@@ -92,7 +91,9 @@ def ep1_vs_native(shape: MoEShape, n: int, repeat: int) -> tuple[float, float]:
 
     def native() -> torch.Tensor:
         weights = topk.topk_weights.to(torch.bfloat16)
-        out: torch.Tensor = moe_forward_native(native_layer, x, StandardTopKOutput(weights, topk.topk_ids, topk.router_logits), config)
+        out: torch.Tensor = moe_forward_native(
+            native_layer, x, StandardTopKOutput(weights, topk.topk_ids, topk.router_logits), config
+        )
         return out
 
     a, b = ours().float(), native().float()
@@ -156,21 +157,36 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         init = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
     out = f"/tmp/kimi-moe-bench-{os.getpid()}.json"
-    cmd = [sys.executable, __file__, "--tokens", args.tokens, "--repeat", str(args.repeat), "--init", init, "--out", out]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--tokens",
+        args.tokens,
+        "--repeat",
+        str(args.repeat),
+        "--init",
+        init,
+        "--out",
+        out,
+    ]
     ranks = [subprocess.Popen([*cmd, "--rank", str(r)]) for r in range(2)]
     if any(p.wait() for p in ranks):
         raise SystemExit("an ep=2 rank failed")
     ep2 = json.loads(Path(out).read_text())
     Path(out).unlink()
 
-    print("\nwhole layer (router, dispatch, experts, combine, shared): ep=2 (2 gloo ranks x 1 thread) vs ep=1 (1 thread)")
+    print(
+        "\nwhole layer (router, dispatch, experts, combine, shared): ep=2 (2 gloo ranks x 1 thread) vs ep=1 (1 thread)"
+    )
     print(f"{'shape':10} {'tokens':>6} {'ep1 tok/s':>10} {'ep2 tok/s':>10} {'ep2/ep1':>7} {'load max/mean':>13}")
     for row in ep2:
         shape = SHAPES[row["shape"]]
         ep1, _ = layer_rate(None, shape, row["tokens"], args.repeat)
         load = [c for rank in row["load"] for c in rank]
         balance = max(load) / (sum(load) / len(load)) if sum(load) else 0.0
-        print(f"{row['shape']:10} {row['tokens']:>6} {ep1:>10.0f} {row['rate']:>10.0f} {row['rate'] / ep1:>7.2f} {balance:>13.2f}")
+        print(
+            f"{row['shape']:10} {row['tokens']:>6} {ep1:>10.0f} {row['rate']:>10.0f} {row['rate'] / ep1:>7.2f} {balance:>13.2f}"
+        )
 
 
 if __name__ == "__main__":

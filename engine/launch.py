@@ -124,7 +124,9 @@ def cpu_binds(ranks: int, cpus: list[int] | None = None) -> str:
     usable = sorted(os.sched_getaffinity(0)) if cpus is None and hasattr(os, "sched_getaffinity") else cpus
     usable = usable or list(range(os.cpu_count() or 1))
     shares = [usable[r * len(usable) // ranks : (r + 1) * len(usable) // ranks] for r in range(ranks)]
-    return "|".join(",".join(map(str, share or usable[r % len(usable) : r % len(usable) + 1])) for r, share in enumerate(shares))
+    return "|".join(
+        ",".join(map(str, share or usable[r % len(usable) : r % len(usable) + 1])) for r, share in enumerate(shares)
+    )
 
 
 def _gpu_small(cfg: EngineConfig) -> list[str]:

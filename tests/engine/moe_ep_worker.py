@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "engine" / "moe"))
-from kimi_moe.layer import EPMoE, MoEShape  # noqa: E402
+from kimi_moe.layer import EPMoE, MoEShape
 
 TINY = Path(__file__).resolve().parents[2] / "engine" / "models" / "kimi-tiny"
 
@@ -29,7 +29,9 @@ def tiny_case() -> tuple[MoEShape, dict[str, torch.Tensor], torch.dtype]:
 
     config = json.loads((TINY / "config.json").read_text())
     prefix = "model.layers.1.mlp."
-    weights = {k[len(prefix) :]: v for k, v in load_file(str(TINY / "model.safetensors")).items() if k.startswith(prefix)}
+    weights = {
+        k[len(prefix) :]: v for k, v in load_file(str(TINY / "model.safetensors")).items() if k.startswith(prefix)
+    }
     return MoEShape.from_hf_config(SimpleNamespace(**config)), weights, torch.bfloat16
 
 

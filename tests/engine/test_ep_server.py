@@ -66,7 +66,9 @@ def test_ep2_greedy_tokens_and_logprobs_match_one_rank(ep2_engine: EngineProcess
 
 
 async def _ghost_text(engine_url: str, tmp_path: Path) -> tuple[list[str], dict[str, object]]:
-    client, session = await start_session(tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}}, engine=engine_url)
+    client, session = await start_session(
+        tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}}, engine=engine_url
+    )
     try:
         text = CODE + "def helper_30(value):\n    return value * 3"
         uri = session.open("helpers.py", text)
@@ -98,7 +100,9 @@ async def _ghost_text(engine_url: str, tmp_path: Path) -> tuple[list[str], dict[
         await client.stop()
 
 
-async def test_ghost_text_through_kimi_lsp_on_ep2(ep2_engine: EngineProcess, sglang_engine: str, tmp_path: Path) -> None:
+async def test_ghost_text_through_kimi_lsp_on_ep2(
+    ep2_engine: EngineProcess, sglang_engine: str, tmp_path: Path
+) -> None:
     ghost, status = await _ghost_text(ep2_engine.base_url, tmp_path / "ep2")
     ref_ghost, _ = await _ghost_text(sglang_engine, tmp_path / "ep1")
     assert status["engine"] == "ready"

@@ -54,9 +54,7 @@ class EPCombineInput:
 
 
 class AllToAllDispatcher:
-    def __init__(
-        self, num_experts: int, group: dist.ProcessGroup | None = None, kernel_backend: str = "torch"
-    ) -> None:
+    def __init__(self, num_experts: int, group: dist.ProcessGroup | None = None, kernel_backend: str = "torch") -> None:
         self.world = dist.get_world_size(group) if group is not None else 1
         if num_experts % self.world:
             raise ValueError(f"{num_experts} experts do not split evenly over {self.world} expert-parallel ranks")

@@ -32,7 +32,9 @@ class KimiMoeEPForCausalLM(Qwen3MoeForCausalLM):  # type: ignore[misc]
             raise ValueError("KimiMoeEPForCausalLM serves unquantised checkpoints only")
         ep, tp = get_moe_ep_group(), get_tp_group()
         if ep.world_size != tp.world_size:
-            raise ValueError(f"KimiMoeEPForCausalLM needs --ep-size equal to --tp-size (got {ep.world_size}, {tp.world_size})")
+            raise ValueError(
+                f"KimiMoeEPForCausalLM needs --ep-size equal to --tp-size (got {ep.world_size}, {tp.world_size})"
+            )
         group = ep.device_group if ep.world_size > 1 else None
         shape = MoEShape.from_hf_config(config)
         self.ep_layers: dict[int, EPMoE] = {}

@@ -30,7 +30,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine" / "moe"))
+ENGINE = Path(__file__).resolve().parents[1] / "engine"
+# as the engine process has them (engine/launch.py, cpu-tiny profiles): the CPU stand-ins and our model package
+sys.path[:0] = [str(ENGINE / "moe"), str(ENGINE / "cpu")]
+os.environ.setdefault("SGLANG_USE_CPU_ENGINE", "1")
 from kimi_moe.layer import EPMoE, MoEShape
 from kimi_moe.routing import RoutingConfig
 

@@ -18,6 +18,8 @@ import pytest
 from kimi_engine.__main__ import main, parse_args
 from kimi_engine.launch import (
     CPU_KERNEL_DIR,
+    EP_ARCHITECTURE,
+    MOE_PACKAGE_DIR,
     PROFILES,
     TINY_MODEL_DIR,
     EngineConfig,
@@ -25,6 +27,7 @@ from kimi_engine.launch import (
     EngineProcess,
     build_command,
     build_env,
+    cpu_binds,
     free_port,
 )
 
@@ -45,7 +48,14 @@ def _multi(profile: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "cmd", [_cmd(), _cmd(profile="gpu-small", model_path="/ckpt/moe"), _multi("kimi-k2"), _multi("kimi-k2-dp-ep")]
+    "cmd",
+    [
+        _cmd(),
+        _cmd(profile="cpu-tiny-ep2"),
+        _cmd(profile="gpu-small", model_path="/ckpt/moe"),
+        _multi("kimi-k2"),
+        _multi("kimi-k2-dp-ep"),
+    ],
 )
 def test_every_profile_keeps_radix_cache_prefix_scheduling_and_reports(cmd: str) -> None:
     assert " -m sglang.launch_server --model-path " in cmd
@@ -77,6 +87,25 @@ def test_cpu_tiny_environment_puts_the_cpu_stand_ins_first_on_pythonpath() -> No
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["HOME"] == "/h"
     assert (CPU_KERNEL_DIR / "sgl_kernel" / "__init__.py").is_file()
+
+
+def test_cpu_tiny_ep2_runs_our_expert_parallel_model_package_on_two_cpu_ranks() -> None:
+    cmd = _cmd(profile="cpu-tiny-ep2")
+    assert f"--model-path {TINY_MODEL_DIR}" in cmd and "--device cpu" in cmd
+    assert "--tp-size 2 --ep-size 2" in cmd
+    assert f'--json-model-override-args {{"architectures": ["{EP_ARCHITECTURE}"]}}' in cmd
+    env = build_env(EngineConfig(profile="cpu-tiny-ep2"), base={})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(CPU_KERNEL_DIR), str(MOE_PACKAGE_DIR)]
+    assert env["SGLANG_EXTERNAL_MODEL_PACKAGE"] == "kimi_moe"
+    assert len(env["SGLANG_CPU_OMP_THREADS_BIND"].split("|")) == 2
+    assert (MOE_PACKAGE_DIR / "kimi_moe" / "qwen3_ep.py").is_file()
+
+
+def test_cpu_binds_split_the_usable_cpus_between_ranks() -> None:
+    assert cpu_binds(2, [0, 1]) == "0|1"
+    assert cpu_binds(2, [4, 5, 6, 7]) == "4,5|6,7"
+    assert cpu_binds(2, [0, 1, 2]) == "0|1,2"
+    assert cpu_binds(2, [3]) == "3|3"  # fewer CPUs than ranks: they share
 
 
 def test_gpu_profiles_do_not_get_the_cpu_stand_ins() -> None:
@@ -179,7 +208,7 @@ def test_free_port_can_be_bound() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-    assert set(PROFILES) == {"cpu-tiny", "gpu-small", "kimi-k2", "kimi-k2-dp-ep"}
+    assert set(PROFILES) == {"cpu-tiny", "cpu-tiny-ep2", "gpu-small", "kimi-k2", "kimi-k2-dp-ep"}
 
 
 FAKE_SERVER = textwrap.dedent(f"""\

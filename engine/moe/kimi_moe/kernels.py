@@ -44,12 +44,12 @@ if triton is not None:
     @triton.jit  # type: ignore[misc]
     def _count_kernel(ids_ptr: Any, counts_ptr: Any, n: Any, BLOCK: tl.constexpr) -> None:
         expert = tl.program_id(0)
-        total = tl.zeros((), dtype=tl.int64)
+        acc = tl.zeros((BLOCK,), dtype=tl.int64)
         for start in range(0, n, BLOCK):
             offs = start + tl.arange(0, BLOCK)
             ids = tl.load(ids_ptr + offs, mask=offs < n, other=-1)
-            total += tl.sum((ids == expert).to(tl.int64), axis=0)
-        tl.store(counts_ptr + expert, total)
+            acc += (ids == expert).to(tl.int64)
+        tl.store(counts_ptr + expert, tl.sum(acc, axis=0))
 
     @triton.jit  # type: ignore[misc]
     def _place_kernel(ids_ptr: Any, offsets_ptr: Any, order_ptr: Any, n: Any, BLOCK: tl.constexpr) -> None:

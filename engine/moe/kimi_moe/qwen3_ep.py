@@ -18,6 +18,7 @@ import torch
 from sglang.srt.distributed.parallel_state import get_moe_ep_group, get_tp_group
 from sglang.srt.models.qwen3_moe import Qwen3MoeForCausalLM, Qwen3MoeSparseMoeBlock
 
+from kimi_moe import kernels
 from kimi_moe.layer import EPMoE, MoEShape
 
 logger = logging.getLogger("kimi_moe")
@@ -37,10 +38,12 @@ class KimiMoeEPForCausalLM(Qwen3MoeForCausalLM):  # type: ignore[misc]
             )
         group = ep.device_group if ep.world_size > 1 else None
         shape = MoEShape.from_hf_config(config)
+        # the Triton kernels where they compile for the device (CUDA); the torch reference elsewhere (CPU)
+        backend = "triton" if torch.cuda.is_available() and kernels.triton is not None else "torch"
         self.ep_layers: dict[int, EPMoE] = {}
         for layer_id, layer in enumerate(self.model.layers):
             if isinstance(getattr(layer, "mlp", None), Qwen3MoeSparseMoeBlock):
-                layer.mlp = EPMoE(shape, group=group, layer_id=layer_id)
+                layer.mlp = EPMoE(shape, group=group, layer_id=layer_id, kernel_backend=backend)
                 self.ep_layers[layer_id] = layer.mlp
         logger.info(
             "kimi_moe: expert-parallel MoE in %d layers, rank %d of %d owns experts %d..%d of %d",

@@ -34,8 +34,8 @@ ENGINE = Path(__file__).resolve().parents[1] / "engine"
 # as the engine process has them (engine/launch.py, cpu-tiny profiles): the CPU stand-ins and our model package
 sys.path[:0] = [str(ENGINE / "moe"), str(ENGINE / "cpu")]
 os.environ.setdefault("SGLANG_USE_CPU_ENGINE", "1")
-from kimi_moe.layer import EPMoE, MoEShape
-from kimi_moe.routing import RoutingConfig
+from kimi_moe.layer import EPMoE, MoEShape  # noqa: E402
+from kimi_moe.routing import RoutingConfig  # noqa: E402
 
 SHAPES = {
     "kimi-tiny": MoEShape(192, 256, RoutingConfig(8, 2)),

@@ -20,6 +20,7 @@ import pytest
 from kimi_engine.launch import TINY_MODEL_DIR, EngineConfig, EngineProcess, free_port
 from lsprotocol import types as lsp
 
+from tests.engine.test_lsp_engine import PATIENT
 from tests.lsp.conftest import start_session
 
 pytestmark = pytest.mark.engine
@@ -114,7 +115,7 @@ def _inline(uri: str, line: int, character: int) -> lsp.InlineCompletionParams:
 
 async def test_ghost_text_through_kimi_lsp_on_ep2(ep2_engine: EngineProcess, tmp_path: Path) -> None:
     client, session = await start_session(
-        tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}}, engine=ep2_engine.base_url
+        tmp_path, "visual-studio-code", {"model": {"maxTokens": 16}, "engine": PATIENT}, engine=ep2_engine.base_url
     )
     try:
         ghosts = []

@@ -94,10 +94,10 @@ def lsp_diagnostic(problem: SyntaxProblem, lines: LineIndex) -> lsp.Diagnostic:
     )
 
 
-def inline_list(text: str, position: lsp.Position) -> lsp.InlineCompletionList:
-    """One ghost-text suggestion inserted at the cursor."""
+def inline_list(texts: tuple[str, ...], position: lsp.Position) -> lsp.InlineCompletionList:
+    """Ghost-text suggestions inserted at the cursor, in their order (the editor shows the first)."""
     at = lsp.Range(start=position, end=position)
-    return lsp.InlineCompletionList(items=[lsp.InlineCompletionItem(insert_text=text, range=at)])
+    return lsp.InlineCompletionList(items=[lsp.InlineCompletionItem(insert_text=text, range=at) for text in texts])
 
 
 def model_item(word: str, suggestion: str, word_start: lsp.Position, cursor: lsp.Position) -> lsp.CompletionItem:

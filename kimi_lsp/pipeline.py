@@ -17,6 +17,12 @@ instead of superseded. An identical request (same version and cursor) gets the l
 request goes to the engine, superseding the one in flight for the key (at most one per key), after the
 debounce (none for an explicitly invoked request). An answer is given only to the newest request for its key,
 and only while the document is still at the version it was computed for.
+
+Several suggestions (`alternatives`): for a suggestion the user asked for, more ones to cycle through come
+from one engine request for SAMPLES_PER_SLOT samples per slot at SAMPLE_TEMPERATURE (SGLang's parallel
+sampling: the prompt, already in the engine's prefix cache from the suggestion itself, is prefilled once for
+all of them), each post-processed like the suggestion, deduplicated against it and each other, and ranked by
+how many samples agree on it (`ranked`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ log = logging.getLogger(__name__)
 # cancel the last request on every keystroke, before they send the next one
 ORPHAN_GRACE_S = 0.25
 NEARBY_CHARS = 4096  # of the document on each side of the cursor, for post-processing a reused prediction
+SAMPLE_TEMPERATURE = 0.8  # at least, for alternatives: greedy samples would all equal the suggestion
+SAMPLES_PER_SLOT = 2  # samples asked for per alternative wanted: duplicates vote, and the slots still fill
 
 
 @dataclass(slots=True, frozen=True)
@@ -151,6 +159,42 @@ class Pipeline:
             return None
         finished = _finish(text, prompt.prefix, prompt.suffix, snapshot, index, single_line)
         return self._answer(key, number, snapshot, mode, generator, finished)
+
+    async def alternatives(
+        self,
+        snapshot: DocumentSnapshot,
+        settings: Settings,
+        index: WorkspaceIndex | None,
+        *,
+        key: str,
+        first: str,
+        count: int,
+    ) -> tuple[str, ...]:
+        """Up to `count` other suggestions at the snapshot's cursor than `first` (the one `suggest` gave), best
+        first (module docstring). The prompt is `_prompt`'s (the same refusals and scrubbing); sampled at
+        SAMPLE_TEMPERATURE or the setting if higher. Empty when the engine fails, a newer request for `key`
+        supersedes this one, or the document moved past the snapshot's version. Raises CancelledError if
+        cancelled (the engine request is aborted)."""
+        template = template_for(settings.model.profile)
+        prompt = self._prompt(snapshot, settings, template, index)
+        generator = self.engines.usable()
+        if prompt is None or generator is None or count < 1:
+            return ()
+        temperature = max(SAMPLE_TEMPERATURE, settings.model.temperature)
+        sampling = Sampling(settings.model.max_tokens, temperature, template.stop)
+        stop_rule = _stop_rule(snapshot, prompt.tail, False)
+        try:
+            samples = await generator.sample(key, prompt.text, sampling, count * SAMPLES_PER_SLOT, stop_rule)
+        except EngineError:
+            return ()  # the host was told (the generator's on_error)
+        if samples is None or self._version_of(snapshot.uri) not in (None, snapshot.version):
+            return ()
+        finished = [
+            _finish(text, prompt.prefix, prompt.suffix, snapshot, index, False)
+            for sample in samples
+            if (text := healing.unheal(sample, prompt.tail)) is not None
+        ]
+        return ranked(first, finished)[:count]
 
     async def _typed_through(
         self,
@@ -305,6 +349,18 @@ class Pipeline:
             return await generator.generate(key, prompt.text, sampling, debounce_s, stop_at=stop_at)
         except EngineError:
             return None  # the host was told (the generator's on_error)
+
+
+def ranked(first: str, candidates: list[str | None]) -> tuple[str, ...]:
+    """The distinct `candidates` other than `first` and None (no suggestion), most frequent first (samples
+    that agree vote for it), ties in their order. Texts equal but for trailing whitespace are one. Pure."""
+    votes: dict[str, int] = {}
+    for candidate in candidates:
+        if candidate is not None and candidate.strip() and candidate.rstrip() != first.rstrip():
+            votes[candidate.rstrip()] = votes.get(candidate.rstrip(), 0) + 1
+    shown = {candidate.rstrip(): candidate for candidate in reversed(candidates) if candidate is not None}
+    order = sorted(votes, key=lambda text: -votes[text])  # stable: ties keep the candidates' order
+    return tuple(shown[text] for text in order)
 
 
 def _stop_rule(snapshot: DocumentSnapshot, need: str, single_line: bool) -> Callable[[str], int | None]:

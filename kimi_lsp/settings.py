@@ -40,6 +40,8 @@ class ModelSettings:
     )
     max_tokens: int = field(default=64, metadata=_check(lambda v: 1 <= v <= 4096, "1..4096"))
     temperature: float = field(default=0.0, metadata=_check(lambda v: 0.0 <= v <= 2.0, "0.0..2.0"))
+    # inline suggestions for an explicitly invoked request (cycled in the editor); an automatic one gets one
+    suggestions: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 8, "1..8"))
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,5 +1,7 @@
 """textDocument/inlineCompletion: ghost text from the model at the cursor. An explicitly invoked request
-(InlineCompletionTriggerKind.Invoked) skips the debounce."""
+(InlineCompletionTriggerKind.Invoked: the user asked, or cycles to the next suggestion) skips the debounce and
+gets up to `model.suggestions` items, the suggestion first, then the pipeline's ranked alternatives; an
+automatic one gets the one suggestion (typing must stay fast)."""
 
 from __future__ import annotations
 
@@ -23,4 +25,14 @@ async def inline_completion(
     text = await ls.pipeline.suggest(
         snapshot, ls.settings, ls.index, key=snapshot.uri, single_line=False, invoked=invoked
     )
-    return inline_list(text, params.position) if text else None
+    if not text:
+        return None
+    count = ls.settings.model.suggestions - 1
+    more = (
+        await ls.pipeline.alternatives(
+            snapshot, ls.settings, ls.index, key=f"{snapshot.uri}#samples", first=text, count=count
+        )
+        if invoked and count > 0
+        else ()
+    )
+    return inline_list((text, *more), params.position)

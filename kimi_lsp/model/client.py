@@ -39,6 +39,7 @@ class GenerateRequest:
     temperature: float
     stop: tuple[str, ...] = ()
     json_schema: str | None = None  # a JSON Schema (as text) the output must match: SGLang's constrained decoding
+    n: int = 1  # samples of the same prompt (SGLang's parallel sampling: the prompt is prefilled once, then cached)
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,6 +50,7 @@ class Chunk:
     finish_reason: FinishReason | None = None
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    index: int = 0  # which sample of a request with n > 1 (each sample's chunks are cumulative on their own)
 
 
 class EngineError(RuntimeError):
@@ -58,7 +60,8 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     """A model server.
 
-    `stream` yields cumulative chunks until the engine finishes; closing the generator early (`aclose`, or
+    `stream` yields cumulative chunks until the engine finishes (for a request with n > 1: each sample's chunks,
+    interleaved, told apart by `index`, until every sample finished); closing the generator early (`aclose`, or
     cancellation of the consuming task) ends the HTTP stream on our side but does NOT stop decoding on the
     server: callers that stop early must call `abort(rid)`. `stream` raises EngineError when the engine is down or
     answers garbage. `abort` and `health` never raise.
@@ -111,6 +114,7 @@ class SGLangEngine:
                 "temperature": request.temperature,
                 "stop": list(request.stop),
                 **({"json_schema": request.json_schema} if request.json_schema is not None else {}),
+                **({"n": request.n} if request.n > 1 else {}),
             },
         }
         # our own encoding: httpx's would raise on a lone surrogate (a document may hold one); "?" stands in
@@ -141,7 +145,11 @@ class SGLangEngine:
         except httpx.HTTPError as error:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
         finally:
-            if left_early:
+            if left_early and request.n > 1:
+                # SGLang gives each sample an id of its own, so abort_request cannot reach them: closing the
+                # connection now is what makes it abort them
+                await response.aclose()
+            elif left_early:
                 task = asyncio.create_task(self._drain(lines, response))
                 self._draining[request.rid] = task
                 task.add_done_callback(lambda _: self._draining.pop(request.rid, None))
@@ -209,6 +217,7 @@ def parse_sse_line(line: str) -> Chunk | None:
             finish_reason=None if finish_type is None else _ENGINE_FINISH.get(str(finish_type), "stop"),
             prompt_tokens=int(meta.get("prompt_tokens") or 0),
             cached_tokens=int(meta.get("cached_tokens") or 0),
+            index=int(event.get("index") or 0),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise EngineError(f"engine sent an unreadable event: {payload[:120]!r}") from error

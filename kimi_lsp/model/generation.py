@@ -12,6 +12,10 @@ complete) the engine is told to abort that request id, so no GPU time is spent o
 abort never sits on an answer's path: after a cut it is sent in the background (the task is kept until done,
 and `close` waits for every one of them), so the answer goes out at once.
 
+Several samples (`sample`): one engine request for n samples of the same prompt (SGLang's parallel sampling:
+the prompt is prefilled once and its cache serves every sample), each cut by the stop rule on its own; it
+supersedes and is superseded per key like any other generation.
+
 Debounce (`debounce`): a request waits before it reaches the engine, so that a burst of keystrokes sends one
 request, not one each; the wait is a quarter of the engine's median latency over its last LATENCY_WINDOW
 generations, and never more than the setting (`debounceMs`, the user's ceiling), which applies alone until a
@@ -71,13 +75,25 @@ class Flight:
     cut by. Live state, owned by the `Generator` (only it changes the fields); callers read `text`, `streaming`
     and `done`, and re-point `stop_at` through `Generator.follow`."""
 
-    __slots__ = ("_orphaned", "_waiters", "finish", "key", "request", "stop_at", "streaming", "task", "text")
+    __slots__ = (
+        "_orphaned",
+        "_waiters",
+        "finish",
+        "key",
+        "request",
+        "samples",
+        "stop_at",
+        "streaming",
+        "task",
+        "text",
+    )
 
     def __init__(self, key: str, request: GenerateRequest, stop_at: Callable[[str], int | None]) -> None:
         self.key = key
         self.request = request
         self.stop_at = stop_at
         self.text = ""  # everything generated so far (after a cut: up to the cut)
+        self.samples: tuple[str, ...] = ()  # a request for n > 1 samples: each one's text, once it ended
         self.streaming = False  # the request reached the engine (its debounce is over)
         self.finish: FinishReason | None = None  # how it ended, once it ended without being cancelled or failing
         self.task: asyncio.Task[Generation] | None = None
@@ -134,6 +150,15 @@ class Generator:
         cancelled (the engine request is aborted first)."""
         return await self.wait(self.start(key, prompt, sampling, debounce_s, stop_at))
 
+    async def sample(
+        self, key: str, prompt: str, sampling: Sampling, n: int, stop_at: Callable[[str], int | None]
+    ) -> tuple[str, ...] | None:
+        """`n` samples of `prompt` in one engine request (module docstring), each cut by `stop_at` on its own, in
+        the engine's order; superseding the generation in flight for `key`. None when superseded. Raises as
+        `generate`."""
+        flight = self.start(key, prompt, sampling, 0.0, stop_at, n)
+        return flight.samples if await self.wait(flight) is not None else None
+
     def start(
         self,
         key: str,
@@ -141,6 +166,7 @@ class Generator:
         sampling: Sampling,
         debounce_s: float = 0.0,
         stop_at: Callable[[str], int | None] = lambda text: None,
+        n: int = 1,
     ) -> Flight:
         """Start a generation for `key` (after `debounce_s`), superseding the one in flight for it: that one is
         cancelled, aborted at the engine, and its waiters get None. Returns at once; `wait` for the result."""
@@ -148,10 +174,16 @@ class Generator:
         if previous is not None and previous.task is not None:
             previous.task.cancel()
         request = GenerateRequest(
-            self.next_rid(), prompt, sampling.max_new_tokens, sampling.temperature, sampling.stop, sampling.json_schema
+            self.next_rid(),
+            prompt,
+            sampling.max_new_tokens,
+            sampling.temperature,
+            sampling.stop,
+            sampling.json_schema,
+            n,
         )
         flight = Flight(key, request, stop_at)
-        flight.task = asyncio.create_task(self._run(flight, debounce_s))
+        flight.task = asyncio.create_task(self._run(flight, debounce_s) if n == 1 else self._run_samples(flight))
         flight.task.add_done_callback(lambda _: self._landed(flight))
         self._inflight[key] = flight
         return flight
@@ -248,6 +280,49 @@ class Generator:
         self._latencies.append(latency_ms)
         flight.finish = finish
         result = Generation(flight.text, finish, num_prompt, num_cached, latency_ms)
+        self.on_result(result)
+        return result
+
+    async def _run_samples(self, flight: Flight) -> Generation:
+        """`_run` for a request of n > 1 samples: each sample's stream ends on its own (finished, or cut by
+        `stop_at`); once all ended the request is done. Its latency does not set the debounce (that is for
+        single suggestions)."""
+        request = flight.request
+        started = time.perf_counter()
+        texts, ended = [""] * request.n, [False] * request.n
+        num_prompt, num_cached = 0, 0
+        finished = False
+        flight.streaming = True
+        self.sent += 1
+        chunks = self.engine.stream(request)
+        try:
+            async for chunk in chunks:
+                index = chunk.index
+                if not 0 <= index < request.n or ended[index]:
+                    continue
+                texts[index], num_prompt, num_cached = chunk.text, chunk.prompt_tokens, chunk.cached_tokens
+                cut = None if chunk.finish_reason is not None else flight.stop_at(chunk.text)
+                if cut is not None:
+                    texts[index] = chunk.text[:cut]
+                ended[index] = chunk.finish_reason is not None or cut is not None
+                if all(ended):
+                    break
+            else:
+                finished = True
+        except EngineError as error:
+            finished = True
+            texts = [""] * request.n
+            self.on_error(error)
+            raise
+        finally:
+            flight.samples = tuple(texts)
+            await chunks.aclose()
+            if not finished:
+                abort = self._abort(request.rid)
+                if not all(ended):
+                    await asyncio.shield(abort)  # superseded or cancelled: nobody waits for an answer
+        flight.text, flight.finish = texts[0], "cut" if all(ended) and not finished else "stop"
+        result = Generation(flight.text, flight.finish, num_prompt, num_cached, (time.perf_counter() - started) * 1000)
         self.on_result(result)
         return result
 

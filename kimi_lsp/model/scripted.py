@@ -5,9 +5,11 @@ stream (`finished`: whether its last chunk went out), one JSON line each, so tes
 "the GPU" and how long each request held it. It streams like a real engine: the answer arrives in pieces, with
 an optional delay per piece, and stops promptly when the consumer goes away.
 
-Script format: {"responses": [{"contains": "...", "ends_with": "...", "text": "...", "delay_ms": 0}],
-"default": "", "record": "/path/requests.jsonl", "chunk_chars": 8}. The first response whose `contains` occurs
-in the prompt and whose `ends_with` ends it (both optional) wins, else `default`.
+Script format: {"responses": [{"contains": "...", "ends_with": "...", "text": "...", "delay_ms": 0,
+"samples": ["...", ...]}], "default": "", "record": "/path/requests.jsonl", "chunk_chars": 8}. The first response
+whose `contains` occurs in the prompt and whose `ends_with` ends it (both optional) wins, else `default`. A
+request for n > 1 samples gets sample i from `samples` (cycled; `text` when there are none), their chunks
+interleaved as SGLang streams them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ScriptedResponse:
     text: str
     delay_ms: float = 0.0
     ends_with: str = ""
+    samples: tuple[str, ...] = ()
 
 
 class ScriptedEngine:
@@ -50,7 +53,11 @@ class ScriptedEngine:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             responses = tuple(
                 ScriptedResponse(
-                    str(r.get("contains", "")), str(r["text"]), float(r.get("delay_ms", 0)), str(r.get("ends_with", ""))
+                    str(r.get("contains", "")),
+                    str(r["text"]),
+                    float(r.get("delay_ms", 0)),
+                    str(r.get("ends_with", "")),
+                    tuple(str(sample) for sample in r.get("samples", ())),
                 )
                 for r in data.get("responses", [])
             )
@@ -76,18 +83,27 @@ class ScriptedEngine:
             rid=request.rid,
             prompt=request.prompt,
             max_new_tokens=request.max_new_tokens,
+            temperature=request.temperature,
+            n=request.n,
             json_schema=request.json_schema,
         )
         answer = self._answer(request.prompt)
+        samples = answer.samples or (answer.text,)
+        texts = [answer.text] if request.n == 1 else [samples[i % len(samples)] for i in range(request.n)]
         num_prompt = len(request.prompt)
-        pieces = range(self.chunk_chars, len(answer.text) + self.chunk_chars, self.chunk_chars)
+        longest = max(len(text) for text in texts)
+        pieces = range(self.chunk_chars, longest + self.chunk_chars, self.chunk_chars)
         finished = False  # the last chunk went out: this engine is done with the request
         try:
             for end in pieces or [0]:
                 if answer.delay_ms:
                     await asyncio.sleep(answer.delay_ms / 1000)
-                finished = end >= len(answer.text)
-                yield Chunk(answer.text[:end], "stop" if finished else None, num_prompt, 0)
+                for index, text in enumerate(texts):
+                    if end - self.chunk_chars >= len(text) and end > self.chunk_chars:
+                        continue  # this sample finished with an earlier piece
+                    done = end >= len(text)
+                    finished = end >= longest and index == len(texts) - 1
+                    yield Chunk(text[:end], "stop" if done else None, num_prompt, 0, index)
         finally:
             self._log("end", rid=request.rid, finished=finished)  # the stream closed, whichever way
 

@@ -32,6 +32,11 @@ SCRIPT: dict[str, Any] = {
         {"contains": "# case: emoji", "text": " len(s)"},
         {"contains": "# case: dedent", "text": "\nprint(f())\n"},
         {"contains": "# case: complete", "text": "al_count"},
+        {
+            "contains": "# case: several",
+            "text": "\n    return a * b\n",
+            "samples": ["\n    return a - b\n", "\n    return a * b\n", "\n    return a - b\n", "\n    return b * a\n"],
+        },
     ],
     "default": "",
 }
@@ -116,10 +121,17 @@ async def start_session(
             capabilities=capabilities(client_name),
             root_uri=root.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="workspace")],
-            initialization_options={"debounceMs": 0, **(init_options or {})},
+            initialization_options=_options(init_options or {}),
         )
     )
     return client, Session(client, root, record, client_name, result.capabilities)
+
+
+def _options(given: dict[str, Any]) -> dict[str, Any]:
+    """No debounce, and one inline suggestion per request (these tests count engine requests; alternatives
+    are tested where a test asks for them with model.suggestions), under what the test gives."""
+    model = given.get("model", {})
+    return {"debounceMs": 0, **given, "model": {"suggestions": 1, **model} if isinstance(model, dict) else model}
 
 
 @pytest_asyncio.fixture(params=CLIENTS)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
 
-from .conftest import Session
+from .conftest import Session, start_session
 
 ADD = "# case: add\ndef add(a, b):\n    \n"
 
@@ -188,3 +189,38 @@ async def test_status_notification_tells_the_engine_state(session: Session) -> N
         await asyncio.sleep(0.02)
     latest = statuses[-1]
     assert latest.engine == "ready" and latest.latencyMs is not None
+
+
+@pytest.mark.parametrize("client_name", ["visual-studio-code", "neovim"])
+async def test_an_invoked_request_gets_ranked_alternatives_from_one_sampled_request(
+    tmp_path: Path, client_name: str
+) -> None:
+    """Alt+] in VS Code, next in Neovim: the greedy suggestion first, then the samples that differ from it, the
+    one most samples agree on first; one request to the engine for all the samples, over the same prompt. An
+    automatic request (typing) gets the one suggestion, from one engine request."""
+    client, session = await start_session(tmp_path, client_name, {"model": {"suggestions": 3}})
+    try:
+        uri = session.open("several.py", "# case: several\ndef mul(a, b):\n    \n")
+
+        async def ask(kind: lsp.InlineCompletionTriggerKind) -> list[str]:
+            result = await client.text_document_inline_completion_async(
+                lsp.InlineCompletionParams(
+                    text_document=lsp.TextDocumentIdentifier(uri=uri),
+                    position=_pos(2, 4),
+                    context=lsp.InlineCompletionContext(trigger_kind=kind),
+                )
+            )
+            assert isinstance(result, lsp.InlineCompletionList)
+            return [item.insert_text for item in result.items]  # type: ignore[misc]
+
+        assert await ask(lsp.InlineCompletionTriggerKind.Automatic) == ["return a * b"]
+        assert [request["n"] for request in session.records("request")] == [1]
+        assert await ask(lsp.InlineCompletionTriggerKind.Invoked) == ["return a * b", "return a - b", "return b * a"]
+        # the identical request's suggestion is the last answer again: only the samples reach the engine
+        greedy, sampled = session.records("request")
+        assert (greedy["n"], greedy["temperature"]) == (1, 0.0)
+        assert (sampled["n"], sampled["temperature"]) == (4, 0.8)  # two samples per alternative asked for
+        assert sampled["prompt"] == greedy["prompt"]
+    finally:
+        await client.shutdown_session()
+        await client.stop()

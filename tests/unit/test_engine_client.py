@@ -71,3 +71,23 @@ def test_generate_request_is_frozen() -> None:
     request = GenerateRequest("r", "p", 1, 0.0)
     with pytest.raises(AttributeError):
         request.rid = "x"  # type: ignore[misc]
+
+
+def test_sse_lines_of_parallel_samples_say_which_sample() -> None:
+    event = {"text": "b", "index": 2, "meta_info": {"finish_reason": None, "prompt_tokens": 4, "cached_tokens": 4}}
+    assert parse_sse_line("data: " + json.dumps(event)) == Chunk("b", None, 4, 4, 2)
+
+
+async def test_samples_end_each_on_their_own_in_one_request(tmp_path: Path) -> None:
+    """Each sample is cut by the stop rule by itself; the one request ends when all of them ended, and is
+    aborted then (the longest sample was still going)."""
+    record = tmp_path / "r.jsonl"
+    samples = ("one\nmore", "two\n" + "x" * 40, "three")
+    engine = ScriptedEngine((ScriptedResponse("", "", 0, "", samples),), record=record, chunk_chars=4)
+    generator = Generator(engine)
+    cut = generator.sample("doc#samples", "p", Sampling(16, 0.8, ()), 3, lambda text: text.find("\n") + 1 or None)
+    assert await cut == ("one\n", "two\n", "three")
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    (request,) = [r for r in rows if r["event"] == "request"]
+    assert (request["n"], request["temperature"]) == (3, 0.8)
+    assert [r["rid"] for r in rows if r["event"] == "abort"] == [request["rid"]]

@@ -68,3 +68,9 @@ def test_changes_apply_over_the_current_settings() -> None:
 
 def test_null_means_unset_for_optional_values() -> None:
     assert parse_settings({"engine": {"url": None, "apiKey": None}}).invalid == ()
+
+
+def test_several_inline_suggestions_by_default_and_one_to_eight() -> None:
+    assert Settings().model.suggestions == 3
+    assert parse_settings({"model": {"suggestions": 1}}).settings.model.suggestions == 1
+    assert parse_settings({"model": {"suggestions": 9}}).invalid == ("model.suggestions",)

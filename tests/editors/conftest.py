@@ -82,6 +82,8 @@ def default_responses() -> list[dict[str, object]]:
         # Inline completion after `café = ad` and `café = add` (non-ASCII: exercises the position encodings).
         {"ends_with": "café = add", "text": "(1, 2)"},
         {"ends_with": "café = ad", "text": "d(1, 2)"},
+        # Several suggestions after `total = mul`: the greedy one, then samples (ranked: (3, 2) has two votes).
+        {"ends_with": "total = mul", "text": "(2, 3)", "samples": ["(3, 2)", "(2, 3)", "(3, 2)", "(4, 5)"]},
         # Completion: the model's item next to the file's symbols.
         {"ends_with": "greeting = gr", "text": 'eet("kimi")'},
         # Quick fix: the broken lines become the hole, right after greet()'s body.

@@ -1,11 +1,14 @@
 """The Neovim plugin (editors/neovim) in real Neovim, driven over msgpack-rpc with pynvim:
 0.11.4 shows popup completion, diagnostics and applies the quick fix; 0.12.4 shows ghost text
-(inline completion) and accepts it with <Tab>; adding and removing a workspace folder re-indexes; after
+(inline completion) and accepts it with <Tab>, cycles through several suggestions, accepts a word or a
+line, dismisses, and <Tab> with no ghost text runs the user's own mapping; `vim.lsp.enable('kimi')` works
+with no setup() (lsp/kimi.lua); adding and removing a workspace folder re-indexes; after
 `module.` the popup lists the members of a file that is not open, from the index; files written and deleted
 by other programs come and go (watchdog)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -57,7 +60,7 @@ def nvim_for(processes: Processes, tmp_path: Path, workspace: Path, engine_json:
         require(Path("pynvim (python package)"))
     sessions = []
 
-    def start(binary: Path):  # -> pynvim.Nvim
+    def start(binary: Path, setup: str = SETUP_LUA):  # -> pynvim.Nvim
         require(binary)
         sock = tmp_path / f"nvim-{len(sessions)}.sock"
         processes.start(
@@ -70,7 +73,7 @@ def nvim_for(processes: Processes, tmp_path: Path, workspace: Path, engine_json:
         wait_for(sock.exists, 20, "nvim to listen")
         nvim = pynvim.attach("socket", path=str(sock))
         sessions.append(nvim)
-        nvim.exec_lua(SETUP_LUA, str(NEOVIM_PLUGIN), server_command(engine_json))
+        nvim.exec_lua(setup, str(NEOVIM_PLUGIN), server_command(engine_json))
         nvim.command("edit main.py")
         wait_for(
             lambda: nvim.exec_lua("return #vim.lsp.get_clients({bufnr = 0, name = 'kimi'})"),
@@ -253,3 +256,70 @@ def test_neovim_index_follows_files_changed_outside_the_editor(nvim_for, workspa
     assert wait_for(lambda: symbols("generated_endpoint"), 30, "the written file") == [generated.as_uri()]
     generated.unlink()
     wait_for(lambda: not symbols("generated_endpoint"), 30, "the deleted file to be forgotten")
+
+
+TAB_FIRST_LUA = """
+local plugin, cmd = ...
+vim.g.user_tab = 0
+vim.keymap.set('i', '<Tab>', function() vim.g.user_tab = vim.g.user_tab + 1 end, { desc = 'a snippet plugin' })
+vim.opt.runtimepath:prepend(plugin)
+vim.opt.swapfile = false
+require('kimi').setup({ cmd = cmd, settings = { debounceMs = 0 } })
+"""
+
+
+def ghost_text(nvim) -> str:
+    marks = nvim.exec_lua("""
+        local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
+        return vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })""")
+    return "".join(chunk[0] for mark in marks for chunk in mark[3].get("virt_text", []))
+
+
+def test_neovim_012_inline_keys(nvim_for, tmp_path: Path) -> None:
+    """Dismiss (<C-]>), next (<M-]>: asks the server again, invoked, for several suggestions), previous
+    (<M-[>), accept word (<M-Right>), accept line (<M-C-Right>); <Tab> with no ghost text runs the mapping
+    <Tab> had before the plugin, and inserts no literal Tab."""
+    nvim = nvim_for(NVIM_012, TAB_FIRST_LUA)
+    last = len(nvim.current.buffer) + 1
+    nvim.current.buffer.append("")
+    nvim.input("GA")
+    nvim.input("total = mul")
+    assert wait_for(lambda: ghost_text(nvim), 30, "ghost text") == "(2, 3)"
+    nvim.input("<C-]>")
+    wait_for(lambda: not ghost_text(nvim), 10, "the ghost text to go")
+    assert line(nvim, last) == "total = mul"
+
+    nvim.input("<M-]>")
+    wait_for(lambda: ghost_text(nvim) == "(3, 2) (2/3)", 30, "the second of three suggestions")
+    nvim.input("<M-[>")
+    wait_for(lambda: ghost_text(nvim) == "(2, 3) (1/3)", 10, "the first suggestion again")
+    samples = [json.loads(row) for row in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    assert [row["n"] for row in samples if row["event"] == "request"][-1] == 4  # one request for the alternatives
+
+    nvim.input("<M-Right>")
+    wait_for(lambda: line(nvim, last) == "total = mul(", 10, "the accepted word")
+    wait_for(lambda: ghost_text(nvim) == "2, 3)", 30, "the rest of the suggestion")
+    nvim.input("<M-C-Right>")
+    wait_for(lambda: line(nvim, last) == "total = mul(2, 3)", 10, "the accepted line")
+    wait_for(lambda: not ghost_text(nvim), 10, "no more ghost text")
+    nvim.input("<Tab>")
+    wait_for(lambda: nvim.eval("g:user_tab") == 1, 10, "the user's own <Tab> mapping")
+    assert line(nvim, last) == "total = mul(2, 3)"
+
+
+ENABLE_ONLY_LUA = """
+local plugin, cmd = ...
+vim.opt.runtimepath:prepend(plugin)
+vim.opt.swapfile = false
+vim.lsp.config('kimi', { cmd = cmd })
+vim.lsp.enable('kimi')
+"""
+
+
+def test_neovim_enable_without_setup(nvim_for) -> None:
+    """lsp/kimi.lua: vim.lsp.enable('kimi') alone starts the server with the plugin's handlers and commands."""
+    nvim = nvim_for(NVIM_011, ENABLE_ONLY_LUA)
+    diags = wait_for(lambda: nvim.exec_lua("return vim.diagnostic.get(0)"), 30, "diagnostics")
+    assert any(d.get("source") == "kimi-lsp" for d in diags)
+    assert nvim.exec_lua("return vim.lsp.get_clients({ name = 'kimi' })[1].handlers['kimi/status'] ~= nil")
+    assert nvim.exec_lua("return vim.fn.exists(':KimiRestart')") == 2

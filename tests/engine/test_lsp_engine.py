@@ -15,6 +15,7 @@ from kimi_engine.launch import EngineConfig, EngineProcess, free_port
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcRequestCancelled
 
+from kimi_lsp.model.client import GenerateRequest, SGLangEngine
 from tests.lsp.conftest import Session, start_session
 
 pytestmark = pytest.mark.engine
@@ -152,3 +153,43 @@ async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path, engine_py
             await client.stop()
     finally:
         engine.stop()
+
+
+async def test_several_suggestions_from_one_parallel_sampling_request(sglang_engine: str, tmp_path: Path) -> None:
+    """SGLang's parallel sampling (n > 1) streams each sample's chunks told apart by index, every one to its
+    end; through the LSP an invoked request gets distinct items at the cursor, and the samples' prompt came
+    from the prefix cache the suggestion itself filled."""
+    engine = SGLangEngine(sglang_engine)
+    try:
+        ended: dict[int, str] = {}
+        async for chunk in engine.stream(GenerateRequest("kimi-test-samples", "def add(a, b):\n", 12, 0.8, n=3)):
+            if chunk.finish_reason is not None:
+                ended[chunk.index] = chunk.text
+        assert sorted(ended) == [0, 1, 2]
+    finally:
+        await engine.close()
+    client, session = await start_session(
+        tmp_path, "neovim", {"model": {"maxTokens": 16, "suggestions": 3}}, engine=sglang_engine
+    )
+    try:
+        text = CODE + "def helper_30(value):\n    return value * 3"
+        uri = session.open("helpers.py", text)
+        line, column = text.count("\n"), len(text.rsplit("\n", 1)[1])
+        invoked = lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=line, character=column),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked),
+        )
+        result = await client.text_document_inline_completion_async(invoked)
+        status = await _status(session)
+        assert status["engine"] == "ready"
+        if result is not None:  # what the model wrote is its business; distinct items at the cursor are ours
+            assert isinstance(result, lsp.InlineCompletionList)
+            texts = [item.insert_text for item in result.items]
+            assert 1 <= len(texts) <= 3 and len(set(texts)) == len(texts)
+            assert all(item.range.start == invoked.position for item in result.items)
+            # the samples' request was the last one (a suggestion came): its prompt was served from the cache
+            assert isinstance(status["cacheRatio"], float) and status["cacheRatio"] > 0.5
+    finally:
+        await client.shutdown_session()
+        await client.stop()

@@ -1,6 +1,7 @@
 --- kimi-lsp for Neovim: registers the `kimi` server with vim.lsp.config/vim.lsp.enable, turns on
 --- inline completion (ghost text, Neovim 0.12+) and popup completion, keeps the last `kimi/status`
---- and offers the :Kimi* commands. Needs Neovim 0.11+. Usage: require('kimi').setup({ ... }).
+--- and offers the :Kimi* commands. Needs Neovim 0.11+. Usage: require('kimi').setup({ ... }), or, with the
+--- defaults, just vim.lsp.enable('kimi') (lsp/kimi.lua is this plugin's config for the `kimi` server).
 local M = {}
 
 M.filetypes = { 'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java',
@@ -19,7 +20,8 @@ M.defaults = {
     features = { inlineCompletion = true, completion = true, diagnostics = true, codeActions = true },
     exclude = {},
   },
-  inline = { enabled = true, accept_key = '<Tab>' }, -- ghost text, Neovim 0.12+
+  -- ghost text, Neovim 0.12+; each key false for none (kimi/inline.lua); accept_key: an older name of keys.accept
+  inline = { enabled = true, keys = require('kimi.inline').default_keys, accept_key = nil },
   -- popup menu (vim.lsp.completion); completeopt is set for the attached buffers unless false
   completion = { enabled = true, autotrigger = true, completeopt = 'menu,menuone,noinsert' },
 }
@@ -46,24 +48,12 @@ local function on_status(_, params)
   vim.api.nvim_exec_autocmds('User', { pattern = 'KimiStatus', modeline = false, data = params })
 end
 
---- Accept the ghost text if one is shown, else type the key itself.
-local function accept_or_key(key)
-  return function()
-    if vim.lsp.inline_completion.get() then
-      return ''
-    end
-    return vim.api.nvim_replace_termcodes(key, true, false, true)
-  end
-end
-
 local function on_attach(client, bufnr)
   local cfg = M.config
   if cfg.inline.enabled and M.has_inline_completion() then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
-    if cfg.inline.accept_key then
-      vim.keymap.set('i', cfg.inline.accept_key, accept_or_key(cfg.inline.accept_key),
-        { buffer = bufnr, expr = true, replace_keycodes = false, desc = 'kimi: accept inline completion' })
-    end
+    local keys = vim.tbl_extend('force', cfg.inline.keys, cfg.inline.accept_key and { accept = cfg.inline.accept_key } or {})
+    require('kimi.inline').attach(client, bufnr, keys)
   end
   if cfg.completion.enabled then
     if cfg.completion.completeopt then
@@ -150,11 +140,12 @@ local function create_commands()
   end
 end
 
---- Register and enable the `kimi` language server. `opts` is deep-merged into M.defaults.
-function M.setup(opts)
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+--- The `kimi` server's vim.lsp.config from M.config (lsp/kimi.lua returns it with the defaults); the :Kimi*
+--- commands exist from then on.
+function M.lsp_config()
   local cfg = M.config
-  vim.lsp.config('kimi', {
+  create_commands()
+  return {
     cmd = server_cmd(cfg),
     filetypes = cfg.filetypes,
     root_markers = cfg.root_markers,
@@ -162,9 +153,14 @@ function M.setup(opts)
     settings = { kimi = cfg.settings },
     handlers = { ['kimi/status'] = on_status },
     on_attach = on_attach,
-  })
+  }
+end
+
+--- Register and enable the `kimi` language server. `opts` is deep-merged into M.defaults.
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  vim.lsp.config('kimi', M.lsp_config())
   vim.lsp.enable('kimi')
-  create_commands()
 end
 
 return M

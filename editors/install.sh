@@ -231,17 +231,19 @@ install_playwright() {
   touch "$PLAYWRIGHT/.installed"
 }
 
-# The extension: npm ci from the committed lockfile, tsc, vsce -> editors/vscode/kimi-lsp.vsix.
+# The extension: npm ci from the committed lockfile, tsc (types only) and esbuild (one bundled file), vsce ->
+# editors/vscode/kimi-lsp.vsix (package.json, the README and out/extension.js; .vscodeignore).
 build_vsix() {
   local ext=$ROOT/editors/vscode
   local vsix=$ext/kimi-lsp.vsix
-  if [ -f "$vsix" ] && [ -z "$(find "$ext/src" "$ext/package.json" "$ext/package-lock.json" -newer "$vsix" -print -quit)" ]; then
+  if [ -f "$vsix" ] && [ -z "$(find "$ext/src" "$ext/package.json" "$ext/package-lock.json" "$ext/.vscodeignore" -newer "$vsix" -print -quit)" ]; then
     return
   fi
   log "building $vsix"
   (cd "$ext" && with_node24 timeout 300 npm ci --no-audit --no-fund --silent &&
-    with_node24 timeout 120 npx --no-install tsc -p . &&
-    with_node24 timeout 120 npx --no-install vsce package --skip-license --allow-missing-repository -o kimi-lsp.vsix >/dev/null)
+    with_node24 timeout 120 npm run --silent compile &&
+    with_node24 timeout 120 npx --no-install vsce package --skip-license --allow-missing-repository \
+      --no-dependencies -o kimi-lsp.vsix >/dev/null)
 }
 
 install_python_clients() {

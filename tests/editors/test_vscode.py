@@ -2,7 +2,8 @@
 chromium, driven by playwright-core (vscode/drive.cjs). Shows the status bar item, a syntax-error
 squiggle, applies the quick fix, shows ghost text and accepts it with Tab, shows the completion widget, the
 file's symbols (Ctrl+Shift+O) and, in workspace symbols (Ctrl+T), a file written by another program, gone
-once that program deletes its folder.
+once that program deletes its folder; cycles through several suggestions (Alt+] / Alt+[); the status bar
+menu turns inline suggestions off and on for the language; the API key goes to the secret storage.
 Screenshots land in artifacts/editors/<test>/."""
 
 from __future__ import annotations
@@ -152,3 +153,11 @@ def test_vscode_extension(
     assert "reindex" in steps and "starting" in steps["log"]
     assert "Kimi: ready" in steps["restart"]
     assert steps["notifications"] == []
+    assert steps["cycle"] == ["(2, 3)", "(3, 2)"]  # Alt+] showed the server's second suggestion
+    assert [entry.split(" ", 1)[0] for entry in steps["menu"][:3]] == ["Disable"] * 3
+    assert {"Show log", "Restart server", "Set engine API key", "Open settings"} <= set(steps["menu"])
+    assert "inline off" in steps["menu-language-off"] and "inline off" not in steps["menu-language-on"]
+    user = json.loads((data / "User" / "settings.json").read_text())
+    assert user["[python]"] == {"kimi.enable": True}  # the language's own value, set and reset by the menu
+    saved = "".join(path.read_text(errors="replace") for path in (data / "User").glob("*.json"))
+    assert "api-key" in steps and "sk-kimi-test-secret" not in saved  # in the secret storage, not the settings

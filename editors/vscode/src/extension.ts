@@ -7,27 +7,33 @@ import {
   LanguageClientOptions,
   ServerOptions,
 } from 'vscode-languageclient/node';
+import { inlineEnabled, serverNotFound, showMenu } from './menu';
+import { ApiKey } from './secrets';
 import { serverExecutable, serverSettings } from './settings';
 import { KimiStatus, StatusItem } from './status';
 
 const LANGUAGES = ['python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'go', 'rust', 'java', 'c', 'cpp'];
 
 let client: LanguageClient | undefined;
+let apiKey: ApiKey;
 
 function createClient(output: vscode.LogOutputChannel, status: StatusItem): LanguageClient {
   const executable = serverExecutable();
   const serverOptions: ServerOptions = { run: executable, debug: executable };
   const clientOptions: LanguageClientOptions = {
     documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
-    initializationOptions: serverSettings(),
+    initializationOptions: serverSettings(apiKey.current),
     outputChannel: output,
     traceOutputChannel: output,
     middleware: {
       workspace: {
         // Answer workspace/configuration pulls for "kimi" with the server's tree (no client-only keys).
         configuration: (params) =>
-          params.items.map((item) => (item.section === 'kimi' ? serverSettings() : null)),
+          params.items.map((item) => (item.section === 'kimi' ? serverSettings(apiKey.current) : null)),
       },
+      // kimi.enable (per language, workspace, user): no request at all where it is off
+      provideInlineCompletionItems: (document, position, context, token, next) =>
+        inlineEnabled(document) ? next(document, position, context, token) : null,
     },
   };
   const created = new LanguageClient('kimi', 'Kimi LSP', serverOptions, clientOptions);
@@ -45,6 +51,9 @@ async function start(output: vscode.LogOutputChannel, status: StatusItem): Promi
   } catch (error) {
     status.update({ engine: 'down', latencyMs: null, cacheRatio: null, message: `server failed to start: ${error}` });
     output.error(`kimi-lsp failed to start: ${error}`);
+    if (String(error).includes('ENOENT')) {
+      void serverNotFound(command);
+    }
   }
 }
 
@@ -70,6 +79,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel('Kimi LSP', { log: true });
   const status = new StatusItem();
   context.subscriptions.push(output, status);
+  apiKey = new ApiKey(context.secrets);
+  await apiKey.load();
+  const sendSettings = async () => {
+    if (client?.isRunning()) {
+      await client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { kimi: serverSettings(apiKey.current) },
+      });
+    }
+  };
 
   context.subscriptions.push(
     vscode.commands.registerCommand('kimi.restartServer', async () => {
@@ -86,6 +104,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.window.setStatusBarMessage(`Kimi inline suggestions ${enabled ? 'off' : 'on'}`, 3000);
     }),
     vscode.commands.registerCommand('kimi.showLog', () => output.show(true)),
+    vscode.commands.registerCommand('kimi.statusMenu', showMenu),
+    vscode.commands.registerCommand('kimi.openSettings', () =>
+      vscode.commands.executeCommand('workbench.action.openSettings', 'kimi.'),
+    ),
+    vscode.commands.registerCommand('kimi.setApiKey', async () => {
+      if (await apiKey.ask()) {
+        await sendSettings();
+      }
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => status.render()),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration('kimi')) {
         return;
@@ -94,8 +122,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (event.affectsConfiguration('kimi.server')) {
         await stop(output);
         await start(output, status);
-      } else if (client?.isRunning()) {
-        await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { kimi: serverSettings() } });
+      } else {
+        await sendSettings();
       }
     }),
   );

@@ -5,24 +5,30 @@ import { Executable } from 'vscode-languageclient/node';
 
 /** The settings tree of the language server (initializationOptions / didChangeConfiguration). */
 export interface ServerSettings {
-  engine: { url: string | null; apiKey: string | null; timeoutMs: number };
-  model: { profile: string; maxTokens: number; temperature: number };
+  engine: { url: string | null; apiKey: string | null; timeoutMs: number; caBundle: string | null };
+  model: { profile: string; maxTokens: number; temperature: number; suggestions: number };
   debounceMs: number;
   features: { inlineCompletion: boolean; completion: boolean; diagnostics: boolean; codeActions: boolean };
   exclude: string[];
 }
 
-export function serverSettings(cfg: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration('kimi')): ServerSettings {
+/** `apiKey`: from VS Code's secret storage (secrets.ts), never from settings. */
+export function serverSettings(
+  apiKey: string | null,
+  cfg: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration('kimi'),
+): ServerSettings {
   return {
     engine: {
       url: cfg.get<string | null>('engine.url', null),
-      apiKey: cfg.get<string | null>('engine.apiKey', null),
+      apiKey,
       timeoutMs: cfg.get<number>('engine.timeoutMs', 10000),
+      caBundle: cfg.get<string | null>('engine.caBundle', null),
     },
     model: {
       profile: cfg.get<string>('model.profile', 'kimi-tiny'),
       maxTokens: cfg.get<number>('model.maxTokens', 64),
       temperature: cfg.get<number>('model.temperature', 0),
+      suggestions: cfg.get<number>('model.suggestions', 3),
     },
     debounceMs: cfg.get<number>('debounceMs', 20),
     features: {

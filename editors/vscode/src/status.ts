@@ -1,5 +1,6 @@
 // The status bar item fed by the server's `kimi/status` notification.
 import * as vscode from 'vscode';
+import { inlineEnabled } from './menu';
 
 /** Payload of `kimi/status` (server -> client). */
 export interface KimiStatus {
@@ -36,7 +37,7 @@ export class StatusItem implements vscode.Disposable {
 
   constructor() {
     this.item.name = 'Kimi LSP';
-    this.item.command = 'kimi.showLog';
+    this.item.command = 'kimi.statusMenu';
     this.render();
     this.item.show();
   }
@@ -47,9 +48,12 @@ export class StatusItem implements vscode.Disposable {
   }
 
   render(): void {
-    const inline = vscode.workspace.getConfiguration('kimi').get<boolean>('features.inlineCompletion', true);
+    const document = vscode.window.activeTextEditor?.document;
+    const inline =
+      vscode.workspace.getConfiguration('kimi').get<boolean>('features.inlineCompletion', true) &&
+      (document === undefined || inlineEnabled(document));
     this.item.text = statusText(this.last, inline);
-    this.item.tooltip = this.last.message || `engine ${this.last.engine}`;
+    this.item.tooltip = `${this.last.message || `engine ${this.last.engine}`} (click for the Kimi menu)`;
     this.item.backgroundColor =
       this.last.engine === 'down' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }

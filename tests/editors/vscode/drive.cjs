@@ -52,6 +52,29 @@ async function boxOf(locator, what) {
   }
 }
 
+async function ghostText(page) {
+  return (await page.locator('.ghost-text-decoration').allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+}
+
+async function untilGhost(page, expected) {
+  const deadline = Date.now() + STEP_MS;
+  while ((await ghostText(page)) !== expected) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ghost text ${expected}: ${await ghostText(page)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Click the status bar item, pick the menu entry that starts with `label`; returns the menu's entries. */
+async function fromMenu(page, label) {
+  await page.locator('.statusbar-item', { hasText: 'Kimi:' }).first().click();
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await rows.first().waitFor();
+  const entries = (await rows.allInnerTexts()).map((text) => text.trim());
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().click();
+  await page.waitForSelector('.quick-input-widget', { state: 'hidden' }).catch(() => undefined);
+  return entries;
+}
+
 async function goToLine(page, line) {
   await page.keyboard.press('Control+G');
   await page.keyboard.type(String(line));
@@ -152,6 +175,19 @@ async function main() {
     await shot(page, '5-accepted');
     ok('inline', { ghost: ghostText, lines: accepted });
 
+    // Several suggestions: Alt+] asks again (explicitly: the server answers with three) and shows the next.
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('total = mul', { delay: 30 });
+    await untilGhost(page, '(2, 3)');
+    await page.keyboard.press('Alt+]');
+    await untilGhost(page, '(3, 2)');
+    await shot(page, '5b-next-suggestion');
+    await page.keyboard.press('Alt+[');
+    await untilGhost(page, '(2, 3)');
+    await page.keyboard.press('Escape');
+    ok('cycle', ['(2, 3)', '(3, 2)']);
+
     // Completion widget: the file's symbols.
     await page.keyboard.press('End');
     await page.keyboard.press('Enter');
@@ -191,6 +227,25 @@ async function main() {
     await runCommand(page, 'Kimi: Toggle Inline Suggestions');
     await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor({ state: 'detached' });
     ok('toggle-on', await status.first().innerText());
+    // The status bar menu: off for this language (the status says so), then on again.
+    await page.locator('.statusbar-item', { hasText: 'Kimi:' }).first().click();
+    await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
+    await shot(page, '9b-status-menu');
+    await page.keyboard.press('Escape');
+    const entries = await fromMenu(page, 'Disable inline suggestions for python');
+    await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor();
+    ok('menu', entries);
+    ok('menu-language-off', await status.first().innerText());
+    await fromMenu(page, 'Enable inline suggestions for python');
+    await page.locator('.statusbar-item', { hasText: 'inline off' }).first().waitFor({ state: 'detached' });
+    ok('menu-language-on', await status.first().innerText());
+    // The engine API key goes to the secret storage (the test reads settings.json after the run).
+    await fromMenu(page, 'Set engine API key');
+    await page.waitForSelector('.quick-input-widget input[type="password"]');
+    await page.keyboard.type('sk-kimi-test-secret');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
+    ok('api-key');
     await runCommand(page, 'Kimi: Reindex Workspace');
     await page.waitForTimeout(1000);
     const dialog = page.locator('.monaco-dialog-box');

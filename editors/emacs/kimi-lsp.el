@@ -2,6 +2,8 @@
 
 ;; Put this file on your load-path and (require 'kimi-lsp), or paste it into your init file.
 ;; Then M-x eglot in a Python/JS/TS/Go/Rust/Java/C/C++ buffer, or add `eglot-ensure' to the mode hooks.
+;; eglot runs one server per buffer: for kimi-lsp beside the language's own server, use lsp-mode
+;; (kimi-lsp-mode.el, an add-on server).
 
 (require 'eglot)
 
@@ -25,10 +27,9 @@
                      (append kimi-lsp-command
                              (list :initializationOptions kimi-lsp-initialization-options)))))
 
-;; workspace/didChangeConfiguration: the same tree, under "kimi".
-(setq-default eglot-workspace-configuration
-              (plist-put (copy-tree (default-value 'eglot-workspace-configuration))
-                         :kimi '(:features (:inlineCompletion t :diagnostics t))))
+;; Loading this file changes no global setting but eglot's list of servers. To change settings while the server
+;; runs (workspace/didChangeConfiguration), give the tree under :kimi in your own `eglot-workspace-configuration'
+;; (a .dir-locals.el entry for one project), e.g. (:kimi (:features (:inlineCompletion :json-false))).
 
 (provide 'kimi-lsp)
 ;;; kimi-lsp.el ends here

@@ -48,3 +48,4 @@ def test_emacs_eglot(tmp_path: Path, workspace: Path, engine_json: Path, process
     assert any("kimi-lsp" in s or "yntax" in s for s in steps["diagnostics"])
     assert FIXED_LINE in steps["codeAction"]
     assert "greet" in steps["completion"]
+    assert steps["globals"] == "unchanged"  # loading the configuration left eglot's global settings alone

@@ -106,3 +106,28 @@ def test_helix(tmp_path: Path, workspace: Path, engine_json: Path, tmux: Tmux, a
     (artifacts / "3-completion.txt").write_text(str(wait_for(menu, 30, "the completion menu")))
     tmux.keys("Escape")
     tmux.keys(":q!", "Enter")
+
+
+def configured_servers(home: Path, language: str) -> list[str]:
+    """The language servers `hx --health <language>` lists for the configuration under `home`."""
+    out = subprocess.run(
+        [str(HELIX), "--health", language],
+        env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    section = out.split("Configured language servers:", 1)[1].split("Configured debug adapter", 1)[0]
+    return [line.split()[1].rstrip(":") for line in section.splitlines() if line.strip()]
+
+
+def test_helix_sample_keeps_the_default_language_servers(tmp_path: Path) -> None:
+    """Each language of editors/helix/languages.toml gets kimi-lsp after Helix's own default servers."""
+    require(HELIX)
+    default, ours = tmp_path / "default", tmp_path / "ours"
+    (ours / ".config" / "helix").mkdir(parents=True)
+    (ours / ".config" / "helix" / "languages.toml").write_text(LANGUAGES.read_text())
+    languages = [line.split('"')[1] for line in LANGUAGES.read_text().splitlines() if line.startswith("name = ")]
+    assert {"python", "rust", "go", "typescript"} <= set(languages)
+    for language in languages:
+        assert configured_servers(ours, language) == [*configured_servers(default, language), "kimi-lsp"], language

@@ -29,7 +29,11 @@
   ;; The configuration that docs/editors.md recommends (editors/emacs/kimi-lsp.el), with the test's server.
   (setq kimi-lsp-command server
         kimi-lsp-initialization-options '(:debounceMs 0 :model (:profile "kimi-tiny")))
-  (load (expand-file-name "editors/emacs/kimi-lsp.el" (getenv "KIMI_TEST_REPO")) nil t)
+  (let ((before (copy-tree (default-value 'eglot-workspace-configuration))))
+    (load (expand-file-name "editors/emacs/kimi-lsp.el" (getenv "KIMI_TEST_REPO")) nil t)
+    (unless (equal before (default-value 'eglot-workspace-configuration))
+      (kimi-test-fail "globals" "loading kimi-lsp.el changed eglot-workspace-configuration"))
+    (kimi-test-ok "globals" "unchanged"))
   (setq eglot-sync-connect 30
         eglot-autoshutdown t
         eglot-events-buffer-config '(:size 0))

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,14 +72,21 @@ def healthy(url: str) -> bool:
         return False
 
 
-def test_vscode_extension(
-    tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path, processes: Processes
-) -> None:
+def run_driver(
+    tmp_path: Path,
+    workspace: Path,
+    settings_json: dict[str, object],
+    artifacts: Path,
+    processes: Processes,
+    scenario: str = "all",
+) -> tuple[Path, str]:
+    """Install the .vsix into a fresh code-server, start it on `workspace` with `settings_json` as the user's
+    and the machine's settings, run drive.cjs's `scenario` in chromium; (the user data folder, its output)."""
     require(NODE24, CODE_SERVER, PLAYWRIGHT / "playwright-core", VSIX, CHROMIUM)
     home, data, extensions = tmp_path / "home", tmp_path / "data", tmp_path / "extensions"
     for folder in (home, data / "User", data / "Machine", extensions):
         folder.mkdir(parents=True)
-    settings = json.dumps(user_settings(engine_json), indent=2)
+    settings = json.dumps(settings_json, indent=2)
     # User settings, and the same in the remote machine's settings (where VS Code reads machine-scoped ones).
     (data / "User" / "settings.json").write_text(settings)
     (data / "Machine" / "settings.json").write_text(settings)
@@ -124,7 +132,7 @@ def test_vscode_extension(
     wait_for(lambda: healthy(url), 60, "code-server to listen")
 
     driver = processes.start(
-        [str(NODE24), str(DRIVER), url, str(workspace), str(artifacts)],
+        [str(NODE24), str(DRIVER), url, str(workspace), str(artifacts), scenario],
         env={**env, "NODE_PATH": str(PLAYWRIGHT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -136,9 +144,20 @@ def test_vscode_extension(
     text = out.decode()
     (artifacts / "driver.log").write_text(text + err.decode())
     assert driver.returncode == 0, text + err.decode()[-4000:]
-    steps = {
+    return data, text
+
+
+def steps_of(text: str) -> dict[str, object]:
+    return {
         line.split(" ", 2)[1]: json.loads(line.split(" ", 2)[2]) for line in text.splitlines() if line.startswith("OK ")
     }
+
+
+def test_vscode_extension(
+    tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path, processes: Processes
+) -> None:
+    data, text = run_driver(tmp_path, workspace, user_settings(engine_json), artifacts, processes)
+    steps: dict[str, Any] = steps_of(text)
     assert "kimi-lsp" in steps["diagnostic"]
     assert FIXED_LINE in steps["quickfix"]
     assert steps["inline"]["ghost"] == "(1, 2)"
@@ -161,3 +180,15 @@ def test_vscode_extension(
     assert user["[python]"] == {"kimi.enable": True}  # the language's own value, set and reset by the menu
     saved = "".join(path.read_text(errors="replace") for path in (data / "User").glob("*.json"))
     assert "api-key" in steps and "sk-kimi-test-secret" not in saved  # in the secret storage, not the settings
+
+
+def test_vscode_first_run_without_a_server(
+    tmp_path: Path, workspace: Path, engine_json: Path, artifacts: Path, processes: Processes
+) -> None:
+    """A server command that does not exist: one message saying so, with the install command."""
+    settings = {**user_settings(engine_json), "kimi.server.command": [str(tmp_path / "no-such-kimi-lsp")]}
+    _, text = run_driver(tmp_path, workspace, settings, artifacts, processes, "missing-server")
+    messages: list[str] = steps_of(text)["missing-server"]  # type: ignore[assignment]
+    (message,) = [message for message in messages if "was not found" in message]
+    assert str(tmp_path / "no-such-kimi-lsp") in message
+    assert "pipx install git+https://github.com/kimi-lsp/kimi-lsp" in message

@@ -2,13 +2,13 @@
 // extension's features, saving a screenshot per step. Prints one "OK <step> <json>" line per step;
 // any failure throws (non-zero exit).
 //
-// Usage: node drive.cjs <code-server url> <workspace folder> <screenshot dir>
+// Usage: node drive.cjs <code-server url> <workspace folder> <screenshot dir> [all | missing-server]
 'use strict';
 const { chromium } = require('playwright-core');
 const fs = require('fs');
 const path = require('path');
 
-const [url, folder, shots] = process.argv.slice(2);
+const [url, folder, shots, scenario = 'all'] = process.argv.slice(2);
 const STEP_MS = 30000;
 const isMac = false;
 
@@ -130,6 +130,15 @@ async function main() {
     await page.keyboard.press('Enter');
     await waitForLines(page, (lines) => lines.some((l) => l.startsWith('def broken(x:')), 'main.py');
     ok('open');
+
+    if (scenario === 'missing-server') {
+      // The first-run message: the server command is not found; it says how to install it.
+      const toast = page.locator('.notification-toast', { hasText: 'was not found' });
+      await toast.first().waitFor();
+      await shot(page, 'missing-server');
+      ok('missing-server', await page.locator('.notification-toast', { hasText: /kimi/i }).allInnerTexts());
+      return;
+    }
 
     // The status bar item fed by kimi/status.
     const status = page.locator('.statusbar-item', { hasText: 'Kimi:' });

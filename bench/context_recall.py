@@ -203,7 +203,12 @@ async def start_server(repo: str, tmp: Path, settings: dict[str, Any], name: str
             capabilities=caps,
             root_uri=root,
             workspace_folders=[lsp.WorkspaceFolder(uri=root, name="repo")],
-            initialization_options={"debounceMs": 0, **settings},
+            # one suggestion: each sample's prompt is recorded once (no alternatives' request)
+            initialization_options={
+                "debounceMs": 0,
+                **settings,
+                "model": {"suggestions": 1, **settings.get("model", {})},
+            },
         )
     )
     client.initialized(lsp.InitializedParams())

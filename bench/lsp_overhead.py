@@ -6,7 +6,8 @@ machine noise hits them alike:
   server whose handler returns a constant;
 - kimi-lsp through its real SGLang client (`--engine http://127.0.0.1:PORT`) against a local instant
   SGLang-shaped server (bench/sglang_stub.py: streamed /generate, /abort_request, /health): automatic requests
-  with debounceMs 0, and invoked requests with the default settings; against bare pygls whose handler makes
+  with debounceMs 0, and invoked requests with the default settings but one suggestion (model.suggestions 1:
+  no alternatives' request); against bare pygls whose handler makes
   one httpx streaming request to the same server first.
 
 Each request asks at the next of the document's 20 identical functions, so no answer comes from kimi-lsp's
@@ -40,6 +41,7 @@ COPIES = 20
 DOCUMENT = BLOCK * COPIES
 CURSORS = tuple(lsp.Position(line=4 + 10 * copy, character=4) for copy in range(COPIES))  # in "def add"'s body
 AUTOMATIC, INVOKED = lsp.InlineCompletionTriggerKind.Automatic, lsp.InlineCompletionTriggerKind.Invoked
+ONE = {"model": {"suggestions": 1}}  # invoked: the suggestion's own round trip, without the alternatives' request
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ async def main(requests: int, rounds: int, compare: str | None) -> None:
                 ),
                 await start("bare pygls", [sys.executable, str(HERE / "bare_server.py")], {}, AUTOMATIC),
                 await start("kimi-lsp, http, auto", [*kimi, "--engine", url], {"debounceMs": 0}, AUTOMATIC),
-                await start("kimi-lsp, http, invoked", [*kimi, "--engine", url], {}, INVOKED),
+                await start("kimi-lsp, http, invoked", [*kimi, "--engine", url], ONE, INVOKED),
                 await start(
                     "pygls + httpx", [sys.executable, str(HERE / "bare_server.py"), "--engine", url], {}, AUTOMATIC
                 ),
@@ -120,7 +122,7 @@ async def main(requests: int, rounds: int, compare: str | None) -> None:
                     await start(
                         "compared: http, auto", [*kimi, "--engine", url], {"debounceMs": 0}, AUTOMATIC, compare
                     ),
-                    await start("compared: http, invoked", [*kimi, "--engine", url], {}, INVOKED, compare),
+                    await start("compared: http, invoked", [*kimi, "--engine", url], ONE, INVOKED, compare),
                 ]
             results: dict[str, list[float]] = {server.name: [] for server in servers}
             for server in servers:

@@ -169,7 +169,7 @@ async def test_several_suggestions_from_one_parallel_sampling_request(sglang_eng
     finally:
         await engine.close()
     client, session = await start_session(
-        tmp_path, "neovim", {"model": {"maxTokens": 16, "suggestions": 3}}, engine=sglang_engine
+        tmp_path, "neovim", {"model": {"maxTokens": 16, "suggestions": 3}, "engine": PATIENT}, engine=sglang_engine
     )
     try:
         text = CODE + "def helper_30(value):\n    return value * 3"

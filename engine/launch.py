@@ -1,10 +1,11 @@
 """Build and run SGLang server command lines from named profiles.
 
 Owns: `EngineConfig` (one frozen dataclass, fields 1:1 with `python -m kimi_engine` flags), the profiles
-(`cpu-tiny`, `cpu-tiny-ep2`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`), `EngineProcess` (start in its own process group,
-wait for /health, stop the whole group, clean its /dev/shm files) and `free_port`. Building a command is
-pure; only EngineProcess touches processes. Must not import sglang or torch (the server does, in its own
-process), so kimi_lsp and tests can import this module cheaply.
+(`cpu-tiny`, `cpu-tiny-ep2`, `gpu-small`, `kimi-k2`, `kimi-k2-dp-ep`, and `team`: N workers of another
+profile behind SGLang's router), `EngineProcess` (start in its own process group, wait for /health, stop the
+whole group, clean its /dev/shm files), `Team` (the workers and the router as one unit, with the same
+interface) and `free_port`. Building a command is pure; only EngineProcess and Team touch processes. Must not
+import sglang or torch (the server does, in its own process), so kimi_lsp and tests can import this module cheaply.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -53,7 +54,10 @@ class EngineConfig:
     log_file: str | None = None  # None: a temporary file
     startup_timeout: float = 300.0  # seconds to wait for /health
     print_command: bool = False
-    extra_args: tuple[str, ...] = ()  # appended verbatim (after `--` on the command line)
+    extra_args: tuple[str, ...] = ()  # appended verbatim (after `--` on the command line); team: to each worker
+    workers: int = 2  # team: how many workers
+    worker_profile: str = "cpu-tiny"  # team: the profile each worker runs
+    policy: str = "cache_aware"  # team: the router's policy (ROUTER_POLICIES)
 
 
 @dataclass(slots=True, frozen=True)
@@ -173,6 +177,10 @@ def _kimi_k2_dp_ep(cfg: EngineConfig) -> list[str]:
     ]
 
 
+def _team(cfg: EngineConfig) -> list[str]:
+    raise EngineError("profile team is a router and its workers (Team), not one server")
+
+
 _OFFLINE = {"HF_HUB_OFFLINE": "1"}
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -207,8 +215,11 @@ PROFILES: dict[str, Profile] = {
             "moonshotai/Kimi-K2-Instruct",
             _kimi_k2_dp_ep,
         ),
+        Profile("team", "N workers of --worker-profile behind SGLang's router (--policy cache_aware)", None, _team),
     )
 }
+TEAM = "team"
+ROUTER_POLICIES = ("cache_aware", "round_robin", "random", "power_of_two")
 
 
 def get_profile(name: str) -> Profile:
@@ -221,6 +232,8 @@ def get_profile(name: str) -> Profile:
 def build_command(cfg: EngineConfig) -> list[str]:
     """The full argv that starts SGLang for `cfg` (pure)."""
     profile = get_profile(cfg.profile)
+    if cfg.profile == TEAM:
+        _team(cfg)
     model = cfg.model_path or profile.default_model
     if not model:
         raise EngineError(f"profile {cfg.profile} needs --model-path (a local checkpoint directory)")
@@ -233,6 +246,50 @@ def build_command(cfg: EngineConfig) -> list[str]:
         *profile.flags(cfg),
         *_common_flags(cfg),
         *cfg.extra_args,
+    ]
+
+
+def worker_configs(cfg: EngineConfig, ports: list[int]) -> list[EngineConfig]:
+    """A team's workers: `cfg.worker_profile` on each of `ports`, logging beside the router (pure)."""
+    if cfg.worker_profile == TEAM:
+        raise EngineError("a team's workers cannot be teams")
+    get_profile(cfg.worker_profile)
+    return [
+        replace(
+            cfg,
+            profile=cfg.worker_profile,
+            port=port,
+            log_file=f"{cfg.log_file}.worker{i}" if cfg.log_file else None,
+        )
+        for i, port in enumerate(ports)
+    ]
+
+
+def router_command(cfg: EngineConfig, worker_urls: list[str], metrics_port: int) -> list[str]:
+    """The argv of SGLang's router (the sglang-router package) in front of `worker_urls` (pure).
+
+    The router forwards /generate (streamed), the OpenAI-compatible routes and /health, but not
+    /abort_request: kimi-lsp tells the workers of an abort itself (engine.workers, docs/deployment.md)."""
+    if cfg.policy not in ROUTER_POLICIES:
+        raise EngineError(f"unknown router policy {cfg.policy!r}; known: {', '.join(ROUTER_POLICIES)}")
+    return [
+        cfg.python,
+        "-m",
+        "sglang_router.launch_router",
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+        "--worker-urls",
+        *worker_urls,
+        "--policy",
+        cfg.policy,
+        "--prometheus-host",
+        cfg.host,
+        "--prometheus-port",
+        str(metrics_port),
+        "--log-level",
+        "warn",
     ]
 
 
@@ -266,12 +323,15 @@ class EngineProcess:
     that appeared while it ran.
     """
 
-    def __init__(self, config: EngineConfig, *, die_with_parent: bool = False) -> None:
+    def __init__(
+        self, config: EngineConfig, *, die_with_parent: bool = False, command: list[str] | None = None
+    ) -> None:
         """die_with_parent: the kernel sends the engine SIGTERM when the process that started it dies, even
-        by SIGKILL (Linux PR_SET_PDEATHSIG), so an embedding language server never leaves it orphaned."""
+        by SIGKILL (Linux PR_SET_PDEATHSIG), so an embedding language server never leaves it orphaned.
+        command: run this instead of the profile's server (a team's router)."""
         self.config = config
         self.die_with_parent = die_with_parent
-        self.command = build_command(config)
+        self.command = command if command is not None else build_command(config)
         self.log_path = (
             Path(config.log_file)
             if config.log_file
@@ -301,7 +361,7 @@ class EngineProcess:
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
             self.command,
-            env=build_env(self.config),
+            env=build_env(self.config) if self.config.profile != TEAM else dict(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -373,6 +433,100 @@ class EngineProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Team:
+    """A `team` profile's processes as one unit: `cfg.workers` SGLang servers of `cfg.worker_profile` on free
+    ports, and SGLang's router on `cfg.port` in front of them. The interface of EngineProcess: start() starts
+    the workers; wait_ready() waits for each worker's /health, then starts the router and waits for its
+    /health (raises EngineError naming the log that says why); stop() stops the router, then every worker,
+    each a whole process group. `worker_urls`: where the workers listen (kimi-lsp's engine.workers)."""
+
+    def __init__(self, config: EngineConfig, *, die_with_parent: bool = False) -> None:
+        if config.workers < 1:
+            raise EngineError(f"a team needs at least one worker, not {config.workers}")
+        self.config = config
+        self.workers = [
+            EngineProcess(worker, die_with_parent=die_with_parent)
+            for worker in worker_configs(config, [free_port(config.host) for _ in range(config.workers)])
+        ]
+        self.worker_urls = [worker.base_url for worker in self.workers]
+        self.router = EngineProcess(
+            config,
+            die_with_parent=die_with_parent,
+            command=router_command(config, self.worker_urls, free_port(config.host)),
+        )
+        self.command = self.router.command
+
+    @property
+    def base_url(self) -> str:
+        return self.router.base_url
+
+    @property
+    def log_path(self) -> Path:
+        return self.router.log_path
+
+    @property
+    def pid(self) -> int | None:
+        return self.router.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """The process group leaders that are running: the workers' and the router's."""
+        return [p for p in (*(w.pid for w in self.workers), self.router.pid) if p is not None]
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code of the first process of the team that exited, else None."""
+        for process in (*self.workers, self.router):
+            if process.returncode is not None:
+                return process.returncode
+        return None
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def health(self, timeout: float = 2.0) -> bool:
+        return self.router.pid is not None and self.router.health(timeout)
+
+    def wait_ready(self, timeout: float | None = None) -> float:
+        limit = self.config.startup_timeout if timeout is None else timeout
+        t0 = time.monotonic()
+        for worker in self.workers:
+            worker.wait_ready(max(1.0, limit - (time.monotonic() - t0)))
+        if self.router.pid is None:
+            self.router.start()
+        self.router.wait_ready(max(1.0, limit - (time.monotonic() - t0)))
+        return time.monotonic() - t0
+
+    def log_tail(self, lines: int = 30) -> str:
+        return self.router.log_tail(lines)
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        code = self.router.stop(grace)
+        for worker in self.workers:
+            worker.stop(grace)
+        return code
+
+    def __enter__(self) -> Team:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def engine_for(config: EngineConfig, *, die_with_parent: bool = False) -> EngineProcess | Team:
+    """The processes `config` names, not started: one SGLang server, or a team of them behind the router."""
+    if config.profile == TEAM:
+        return Team(config, die_with_parent=die_with_parent)
+    return EngineProcess(config, die_with_parent=die_with_parent)
 
 
 def _die_with_parent() -> None:

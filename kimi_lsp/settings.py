@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+ENGINE_APIS = ("native", "openai")  # SGLang's /generate; any OpenAI-compatible /v1/completions (model/openai.py)
 MODEL_PROFILES = ("kimi-tiny", "kimi-tiny-fim", "qwen2.5-coder", "deepseek-coder", "starcoder", "kimi-k2")
 
 
@@ -31,6 +32,11 @@ class EngineSettings:
     deadline_ms: int = field(default=15_000, metadata=_check(lambda v: 100 <= v <= 600_000, "100..600000"))
     ca_bundle: str | None = None  # a PEM file of certificate authorities to trust for an https:// engine
     python: str | None = None  # the interpreter with SGLang that runs the embedded engine (model/embedded.py)
+    api: str = field(default="native", metadata=_check(lambda v: v in ENGINE_APIS, " | ".join(ENGINE_APIS)))
+    model: str | None = None  # the model name an OpenAI-compatible server is asked for (None: its first listed)
+    workers: tuple[str, ...] = field(  # the workers behind a router: each is told of an abort (model/client.py)
+        default=(), metadata=_check(lambda v: all(u.startswith(("http://", "https://")) for u in v), "http(s) URLs")
+    )
 
 
 @dataclass(slots=True, frozen=True)

@@ -46,7 +46,7 @@ def initialize(ls: KimiLanguageServer, params: lsp.InitializeParams) -> None:
 
 
 async def initialized(ls: KimiLanguageServer, params: lsp.InitializedParams) -> None:
-    await ls.engines.start(ls.settings.engine)
+    await ls.engines.start(ls.settings.engine, ls.index.roots if ls.index is not None else ())
     _in_background(ls, start_index(ls, ls.index))
 
 
@@ -63,7 +63,7 @@ async def did_change_configuration(ls: KimiLanguageServer, params: lsp.DidChange
     ls.engines.configure(ls.settings.engine)  # the deadline applies at once, whichever engine
     if ls.settings.engine != old_engine and ls.engines.follows_settings():
         await ls.engines.stop()
-        await ls.engines.start(ls.settings.engine)
+        await ls.engines.start(ls.settings.engine, ls.index.roots if ls.index is not None else ())
     if ls.index is not None:  # during the first index too: that index walks again with it before it is ready
         await ls.index.configure(ls.settings.exclude)
 

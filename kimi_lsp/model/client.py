@@ -1,9 +1,15 @@
-"""The engine interface and its SGLang client.
+"""The engine interface, the HTTP plumbing its clients share, and the SGLang client.
 
-Owns talking to a model server: `Engine` is the contract every backend meets; `SGLangEngine` speaks SGLang's
-native API (`POST /generate` with `stream: true` and a request id, `POST /abort_request`, `GET /health`).
-It keeps prompt/cached token counts per request for the status line. It does not build prompts and knows
-nothing of LSP.
+Owns talking to a model server: `Engine` is the contract every backend meets; `HttpEngine` is the connection
+pool, the headers and the health check every HTTP backend shares; `SGLangEngine` speaks SGLang's native API
+(`POST /generate` with `stream: true` and a request id, `POST /abort_request`, `GET /health`); the
+OpenAI-compatible client is `openai.py`. `connect` picks one by the `engine.api` setting. It does not build
+prompts and knows nothing of LSP.
+
+Behind SGLang's router (`engine/launch.py`'s `team` profile) every request carries the routing key header
+(`ROUTING_KEY_HEADER`: one per user and workspace, for the router's key-based policy), and an abort is sent to
+the router and to each worker URL given (`abort_urls`): the router forwards `/generate` but not
+`/abort_request`, and SGLang ignores an abort for a request id it does not hold.
 
 HTTP client: httpx, because it honours HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE out of the box (users sit
 behind proxies with private CAs), streams responses, and is pure Python. It costs about 2 ms per request on
@@ -25,8 +31,9 @@ import httpx
 log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length", "abort", "cut"]  # "cut": the client stopped reading (never the engine)
-_ENGINE_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort"}
+ENGINE_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort"}
 _JSON = {"Content-Type": "application/json"}
+ROUTING_KEY_HEADER = "X-SMG-Routing-Key"  # SGLang's router (sglang-router 0.3): the key its manual policy pins
 DRAIN_S = 2.0  # the longest a stream the consumer left is read on in the background
 ENDED_WAIT_S = 0.002  # an abort first waits this long for the left stream to show the engine already finished
 
@@ -76,16 +83,25 @@ class Engine(Protocol):
     async def close(self) -> None: ...
 
 
-class SGLangEngine:
-    """SGLang's native HTTP API. One pooled connection set per engine."""
+class HttpEngine:
+    """What every HTTP backend shares: one pooled connection set, the API key and routing key headers, TLS,
+    `/health` and closing."""
 
     def __init__(
-        self, base_url: str, api_key: str | None = None, timeout_s: float = 10.0, ca_bundle: str | None = None
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+        ca_bundle: str | None = None,
+        routing_key: str | None = None,
     ) -> None:
         """`api_key` goes to this engine only (httpx follows no redirects); `ca_bundle`: a PEM file of the
-        authorities to trust instead of the system's (else SSL_CERT_FILE / SSL_CERT_DIR, else certifi's).
-        Raises EngineError for a CA bundle that cannot be loaded. TLS certificates are always verified."""
+        authorities to trust instead of the system's (else SSL_CERT_FILE / SSL_CERT_DIR, else certifi's);
+        `routing_key`: sent as ROUTING_KEY_HEADER on every request. Raises EngineError for a CA bundle that
+        cannot be loaded. TLS certificates are always verified."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if routing_key:
+            headers[ROUTING_KEY_HEADER] = routing_key
         self.base_url = base_url.rstrip("/")
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
@@ -101,6 +117,52 @@ class SGLangEngine:
             verify=verify,
             follow_redirects=False,
         )
+
+    async def _open(self, path: str, body: dict[str, object]) -> httpx.Response:
+        """POST `body` to `path` as a stream. Raises EngineError when the engine cannot be reached or answers
+        anything but 200 (the response is closed then)."""
+        # our own encoding: httpx's would raise on a lone surrogate (a document may hold one); "?" stands in
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+        post = self._client.build_request("POST", path, content=content, headers=_JSON)
+        try:
+            response = await self._client.send(post, stream=True)
+        except httpx.HTTPError as error:
+            raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            try:
+                detail = (await response.aread())[:200].decode("utf-8", "replace")
+            except httpx.HTTPError:
+                detail = ""
+            finally:
+                await response.aclose()
+            raise EngineError(f"engine answered HTTP {response.status_code}: {detail}")
+        return response
+
+    async def health(self) -> bool:
+        try:
+            return (await self._client.get("/health", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class SGLangEngine(HttpEngine):
+    """SGLang's native HTTP API. One pooled connection set per engine."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+        ca_bundle: str | None = None,
+        routing_key: str | None = None,
+        abort_urls: tuple[str, ...] = (),
+    ) -> None:
+        """As HttpEngine; `abort_urls`: the workers behind a router, each told of an abort besides the router."""
+        super().__init__(base_url, api_key, timeout_s, ca_bundle, routing_key)
+        self.abort_urls = tuple(url.rstrip("/") for url in abort_urls)
         # streams left early, read to their end in the background: rid -> True once the stream ended on its own
         self._draining: dict[str, asyncio.Task[bool]] = {}
 
@@ -117,19 +179,10 @@ class SGLangEngine:
                 **({"n": request.n} if request.n > 1 else {}),
             },
         }
-        # our own encoding: httpx's would raise on a lone surrogate (a document may hold one); "?" stands in
-        content = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
-        post = self._client.build_request("POST", "/generate", content=content, headers=_JSON)
-        try:
-            response = await self._client.send(post, stream=True)
-        except httpx.HTTPError as error:
-            raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
+        response = await self._open("/generate", body)
         lines = response.aiter_lines()
         left_early = False
         try:
-            if response.status_code != 200:
-                detail = (await response.aread())[:200].decode("utf-8", "replace")
-                raise EngineError(f"engine answered HTTP {response.status_code}: {detail}")
             events = 0
             async for line in lines:
                 chunk = parse_sse_line(line)
@@ -180,21 +233,20 @@ class SGLangEngine:
                 return
         if self._client.is_closed:  # shutting down: the engine goes away with us
             return
-        try:
-            await self._client.post("/abort_request", json={"rid": rid}, timeout=2.0)
-        except httpx.HTTPError as error:
-            log.warning("abort of %s failed: %s", rid, error)
-
-    async def health(self) -> bool:
-        try:
-            return (await self._client.get("/health", timeout=2.0)).status_code == 200
-        except httpx.HTTPError:
-            return False
+        targets = ["/abort_request", *(f"{url}/abort_request" for url in self.abort_urls)]
+        results = await asyncio.gather(
+            *(self._client.post(target, json={"rid": rid}, timeout=2.0) for target in targets), return_exceptions=True
+        )
+        for target, result in zip(targets, results, strict=True):
+            if isinstance(result, httpx.HTTPError):
+                log.warning("abort of %s at %s failed: %s", rid, target, result)
+            elif isinstance(result, BaseException):
+                raise result
 
     async def close(self) -> None:
         if self._draining:
             await asyncio.gather(*self._draining.values(), return_exceptions=True)
-        await self._client.aclose()
+        await super().close()
 
 
 def parse_sse_line(line: str) -> Chunk | None:
@@ -214,7 +266,7 @@ def parse_sse_line(line: str) -> Chunk | None:
         return Chunk(
             text=str(event["text"]),
             # a finish type this client does not know still ends the request
-            finish_reason=None if finish_type is None else _ENGINE_FINISH.get(str(finish_type), "stop"),
+            finish_reason=None if finish_type is None else ENGINE_FINISH.get(str(finish_type), "stop"),
             prompt_tokens=int(meta.get("prompt_tokens") or 0),
             cached_tokens=int(meta.get("cached_tokens") or 0),
             index=int(event.get("index") or 0),

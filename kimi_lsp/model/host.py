@@ -15,9 +15,12 @@ imports the server.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import hashlib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +32,7 @@ from .client import Engine, EngineError, SGLangEngine
 from .deadline import DeadlineEngine
 from .embedded import EmbeddedEngine, EmbeddedError
 from .generation import Generation, Generator
+from .openai import OpenAIEngine
 from .scripted import ScriptedEngine
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,23 @@ def parse_engine_choice(arg: str) -> EngineChoice:
     if arg.startswith("scripted:") and len(arg) > len("scripted:"):
         return EngineChoice("scripted", arg.removeprefix("scripted:"))
     raise ValueError(f"--engine must be an http(s) URL, 'embedded', 'none' or 'scripted:PATH', not {arg!r}")
+
+
+def routing_key(user: str, roots: Sequence[str]) -> str:
+    """The key a router routes one user's requests in one workspace by: stable across restarts, and naming
+    neither (a hash). Pure."""
+    return hashlib.sha256("\0".join([user, *sorted(roots)]).encode()).hexdigest()[:16]
+
+
+def connect(settings: EngineSettings, url: str, key: str | None = None) -> SGLangEngine | OpenAIEngine:
+    """The client for the engine at `url` in the API `engine.api` names: SGLang's native one, or OpenAI's
+    completions. Raises EngineError as the clients do (a CA bundle that cannot be loaded)."""
+    api_key = settings.api_key or os.environ.get(API_KEY_VARIABLE) or None
+    keep_out(api_key)  # never logged
+    timeout_s = settings.timeout_ms / 1000
+    if settings.api == "openai":
+        return OpenAIEngine(url, api_key, timeout_s, settings.ca_bundle, key, settings.model)
+    return SGLangEngine(url, api_key, timeout_s, settings.ca_bundle, key, settings.workers)
 
 
 @dataclass(slots=True, frozen=True)
@@ -122,14 +143,16 @@ class EngineHost:
         """True when the engine comes from the settings (no --engine flag): a settings change restarts it."""
         return self._choice is None
 
-    async def start(self, settings: EngineSettings) -> None:
-        """Start the chosen engine. Never raises: a bad choice leaves the engine off with one message."""
+    async def start(self, settings: EngineSettings, roots: Sequence[str] = ()) -> None:
+        """Start the chosen engine for a workspace of `roots` (its requests carry their routing key). Never
+        raises: a bad choice leaves the engine off with one message."""
         choice = self.choice(settings)
         self.configure(settings)
+        key = routing_key(getpass.getuser(), roots)
         if choice.kind == "none":
             self.off("engine disabled (--engine none): index-only features")
         elif choice.kind == "embedded":
-            self._boot = asyncio.create_task(self._boot_embedded(settings.timeout_ms / 1000, settings.python))
+            self._boot = asyncio.create_task(self._boot_embedded(settings))
         elif choice.kind == "scripted":
             try:
                 self.attach(ScriptedEngine.from_file(Path(choice.value)), choice.value)
@@ -137,10 +160,8 @@ class EngineHost:
                 self.off(str(error))
                 self._client.tell(str(error), "error")
         else:
-            api_key = settings.api_key or os.environ.get(API_KEY_VARIABLE) or None
-            keep_out(api_key)  # never logged
             try:
-                engine = SGLangEngine(choice.value, api_key, settings.timeout_ms / 1000, settings.ca_bundle)
+                engine = connect(settings, choice.value, key)
             except EngineError as error:
                 self.off(str(error))
                 self._client.tell(str(error), "error")
@@ -158,8 +179,8 @@ class EngineHost:
         if engine is not None and not await engine.health():
             self.failed(EngineError(f"engine at {self._description} unreachable: /health did not answer"))
 
-    async def _boot_embedded(self, timeout_s: float, python: str | None = None) -> None:
-        self._embedded = embedded = EmbeddedEngine(python)
+    async def _boot_embedded(self, settings: EngineSettings) -> None:
+        self._embedded = embedded = EmbeddedEngine(settings.python)
         self.starting("starting the embedded engine (cpu-tiny)")
         try:
             async with self._client.with_progress("Starting the Kimi engine") as progress:
@@ -169,8 +190,9 @@ class EngineHost:
             self.off(str(error))
             self._client.tell(str(error), "error")
             return
+        local = replace(settings, api_key=None, ca_bundle=None, workers=())  # its own process: none of these apply
         self.attach(
-            SGLangEngine(embedded.base_url, None, timeout_s),
+            connect(local, embedded.base_url),
             f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)",
         )
 

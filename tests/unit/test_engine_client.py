@@ -8,7 +8,9 @@ import pytest
 
 from kimi_lsp.model.client import Chunk, EngineError, GenerateRequest, parse_sse_line
 from kimi_lsp.model.generation import Generator, Sampling
-from kimi_lsp.model.host import EngineChoice, parse_engine_choice
+from kimi_lsp.model.host import EngineChoice, connect, parse_engine_choice, routing_key
+from kimi_lsp.model.openai import OpenAIEngine, parse_completion_line
+from kimi_lsp.settings import EngineSettings
 from kimi_lsp.model.scripted import ScriptedEngine, ScriptedResponse
 
 
@@ -20,6 +22,38 @@ def test_sse_lines_from_sglang() -> None:
     assert parse_sse_line("") is None and parse_sse_line(": keep-alive") is None
     with pytest.raises(EngineError, match="unreadable"):
         parse_sse_line("data: <html>")
+
+
+def test_completion_chunks_from_an_openai_compatible_server() -> None:
+    chunk = {"choices": [{"index": 0, "text": "ret", "finish_reason": None}]}
+    assert parse_completion_line("data: " + json.dumps(chunk)) == ("ret", None, None)
+    last = {"choices": [{"index": 0, "text": "", "finish_reason": "length"}]}
+    assert parse_completion_line("data: " + json.dumps(last)) == ("", "length", None)
+    usage = {"choices": [], "usage": {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 8}}}
+    assert parse_completion_line("data: " + json.dumps(usage)) == ("", None, (10, 8))
+    no_details = {"choices": [], "usage": {"prompt_tokens": 10, "prompt_tokens_details": None}}  # llama.cpp, Ollama
+    assert parse_completion_line("data: " + json.dumps(no_details)) == ("", None, (10, 0))
+    assert parse_completion_line("data: [DONE]") is None and parse_completion_line("") is None
+    with pytest.raises(EngineError, match="reported an error: .*overloaded"):
+        parse_completion_line('data: {"error": {"message": "overloaded"}}')
+    with pytest.raises(EngineError, match="unreadable"):
+        parse_completion_line("data: <html>")
+
+
+async def test_engine_api_setting_picks_the_client() -> None:
+    native = connect(EngineSettings(workers=("http://w1:1/",)), "http://router:1", "key")
+    openai = connect(EngineSettings(api="openai", model="m"), "http://router:1")
+    assert not isinstance(native, OpenAIEngine) and native.abort_urls == ("http://w1:1",)
+    assert isinstance(openai, OpenAIEngine) and openai.model == "m"
+    await native.close()
+    await openai.close()
+
+
+def test_routing_key_is_stable_per_user_and_workspace_and_names_neither() -> None:
+    key = routing_key("ada", ["/src/b", "/src/a"])
+    assert key == routing_key("ada", ["/src/a", "/src/b"]) and len(key) == 16
+    assert key != routing_key("bob", ["/src/a", "/src/b"]) and key != routing_key("ada", ["/src/a"])
+    assert "ada" not in key and "src" not in key
 
 
 def test_engine_choices() -> None:

@@ -12,6 +12,7 @@ import stat
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,13 @@ from kimi_engine.launch import (
     EngineConfig,
     EngineError,
     EngineProcess,
+    Team,
     build_command,
     build_env,
     cpu_binds,
     free_port,
+    router_command,
+    worker_configs,
 )
 
 ALWAYS = [
@@ -183,12 +187,33 @@ def test_every_config_field_is_one_cli_flag() -> None:
         "--startup-timeout",
         "9",
         "--print-command",
+        "--workers",
+        "3",
+        "--worker-profile",
+        "gpu-small",
+        "--policy",
+        "round_robin",
         "--",
         "--log-level",
         "info",
     ]
     cfg = parse_args(argv)
-    assert cfg == EngineConfig("kimi-k2", "0.0.0.0", 7, "/m", "h:1", 1, "/py", "/l", 9.0, True, ("--log-level", "info"))
+    assert cfg == EngineConfig(
+        "kimi-k2",
+        "0.0.0.0",
+        7,
+        "/m",
+        "h:1",
+        1,
+        "/py",
+        "/l",
+        9.0,
+        True,
+        ("--log-level", "info"),
+        3,
+        "gpu-small",
+        "round_robin",
+    )
     flags = {a for a in argv if a.startswith("--") and a != "--"} - {"--log-level"}
     fields = {f.name for f in dataclasses.fields(EngineConfig)} - {"extra_args"}
     assert flags == {"--" + name.replace("_", "-") for name in fields}
@@ -208,7 +233,27 @@ def test_free_port_can_be_bound() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-    assert set(PROFILES) == {"cpu-tiny", "cpu-tiny-ep2", "gpu-small", "kimi-k2", "kimi-k2-dp-ep"}
+    assert set(PROFILES) == {"cpu-tiny", "cpu-tiny-ep2", "gpu-small", "kimi-k2", "kimi-k2-dp-ep", "team"}
+
+
+def test_team_router_fronts_every_worker_with_the_cache_aware_policy() -> None:
+    cfg = EngineConfig(profile="team", port=8000, python="/py", log_file="/l/team.log")
+    workers = worker_configs(cfg, [8101, 8102])
+    assert [(w.profile, w.port, w.log_file) for w in workers] == [
+        ("cpu-tiny", 8101, "/l/team.log.worker0"),
+        ("cpu-tiny", 8102, "/l/team.log.worker1"),
+    ]
+    assert "--enable-cache-report" in build_command(workers[0])  # each worker reports cached tokens
+    router = " ".join(router_command(cfg, ["http://127.0.0.1:8101", "http://127.0.0.1:8102"], 8200))
+    assert router.startswith("/py -m sglang_router.launch_router --host 127.0.0.1 --port 8000 ")
+    assert "--worker-urls http://127.0.0.1:8101 http://127.0.0.1:8102 --policy cache_aware" in router
+    assert "--prometheus-port 8200" in router  # its own, so two routers on one machine do not collide
+    with pytest.raises(EngineError, match="unknown router policy 'fastest'"):
+        router_command(replace(cfg, policy="fastest"), [], 1)
+    with pytest.raises(EngineError, match="cannot be teams"):
+        worker_configs(replace(cfg, worker_profile="team"), [1])
+    with pytest.raises(EngineError, match="router and its workers"):
+        build_command(cfg)
 
 
 FAKE_SERVER = textwrap.dedent(f"""\
@@ -281,3 +326,17 @@ def test_engine_process_timeout_names_the_log_file(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match=f"not ready after 1s.*{log}"):
         engine.wait_ready(timeout=1)
     assert engine.stop(grace=5) == -signal.SIGTERM
+
+
+def test_team_starts_workers_then_router_and_stops_every_process(fake_python: str, tmp_path: Path) -> None:
+    log = tmp_path / "team.log"
+    cfg = EngineConfig(profile="team", port=free_port(), python=fake_python, log_file=str(log), startup_timeout=30)
+    with Team(cfg) as team:
+        assert team.health() and len(team.pids) == 3
+        children = [int(Path(f"{log}{suffix}").read_text().split()[1]) for suffix in ("", ".worker0", ".worker1")]
+        assert all(_alive(pid) for pid in [*team.pids, *children])
+        pids = team.pids
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in [*pids, *children]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(_alive(pid) for pid in [*pids, *children])

@@ -1,0 +1,121 @@
+"""The OpenAI-compatible client: `POST /v1/completions`, streamed (`engine.api = "openai"`).
+
+Owns speaking the completions API that SGLang, vLLM, llama.cpp's server and Ollama all serve, behind the same
+`Engine` contract as the native client (client.py): the same prompt (the profile's template, built by the one
+prompt path), chunks made cumulative, the finish reason, and the cached tokens read from the usage the server
+reports (`usage.prompt_tokens_details.cached_tokens`: SGLang with `--enable-cache-report`, vLLM with
+`--enable-prompt-tokens-details`; 0 where a server reports none). The usage comes in a last chunk after the
+finishing one (`stream_options.include_usage`), so the finishing chunk is held until the stream ends.
+
+Cancelling is closing the stream: the API has no abort by request id, and SGLang (like vLLM) aborts a request
+whose client went away. A stream the consumer left is therefore closed at once, never drained, and `abort` has
+nothing left to do. The model name the server wants is `engine.model`, else the first of its `GET /v1/models`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import httpx
+
+from .client import ENGINE_FINISH, Chunk, EngineError, FinishReason, GenerateRequest, HttpEngine
+
+
+class OpenAIEngine(HttpEngine):
+    """An OpenAI-compatible completions server. One pooled connection set per engine."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+        ca_bundle: str | None = None,
+        routing_key: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """As HttpEngine; `model`: the model name sent with each request (None: the server's first)."""
+        super().__init__(base_url, api_key, timeout_s, ca_bundle, routing_key)
+        self.model = model
+
+    async def _model(self) -> str:
+        """The model to ask for: the configured one, else the first the server lists (asked once)."""
+        if self.model is None:
+            try:
+                listed = (await self._client.get("/v1/models", timeout=5.0)).json()["data"][0]["id"]
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
+                raise EngineError(
+                    f"engine at {self.base_url} lists no model at /v1/models ({type(error).__name__}): set engine.model"
+                ) from error
+            self.model = str(listed)
+        return self.model
+
+    async def stream(self, request: GenerateRequest) -> AsyncGenerator[Chunk, None]:
+        body: dict[str, object] = {
+            "model": await self._model(),
+            "prompt": request.prompt,
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+            "stop": list(request.stop),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.json_schema is not None:
+            schema = json.loads(request.json_schema)
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        response = await self._open("/v1/completions", body)
+        text, prompt_tokens, cached_tokens, events = "", 0, 0, 0
+        finish: FinishReason | None = None
+        try:
+            async for line in response.aiter_lines():
+                event = parse_completion_line(line)
+                if event is None:
+                    continue
+                events += 1
+                delta, event_finish, usage = event
+                if usage is not None:
+                    prompt_tokens, cached_tokens = usage
+                if finish is not None:
+                    continue  # after the finishing chunk only the usage is still awaited
+                text += delta
+                finish = event_finish
+                if finish is None and delta:
+                    yield Chunk(text, None, prompt_tokens, cached_tokens)
+            if not events:  # an answer, but not a stream of events (a proxy's page, another server)
+                raise EngineError(f"engine at {self.base_url} sent no events: is it an OpenAI-compatible server?")
+            yield Chunk(text, finish or "stop", prompt_tokens, cached_tokens)
+        except httpx.HTTPError as error:
+            raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
+        finally:
+            await response.aclose()  # left early: closing the connection is the cancel
+
+    async def abort(self, rid: str) -> None:
+        """Nothing to do: the stream the consumer left was closed, and the server aborts on that."""
+
+
+def parse_completion_line(line: str) -> tuple[str, FinishReason | None, tuple[int, int] | None] | None:
+    """One line of a streamed `/v1/completions` answer -> (text delta, finish reason, (prompt tokens, cached
+    tokens) when the chunk carries usage), or None for blank lines, comments and [DONE].
+
+    Raises EngineError on a data line that is not a completion chunk."""
+    if not line.startswith("data:"):
+        return None
+    payload = line[5:].strip()
+    if payload == "[DONE]":
+        return None
+    try:
+        event = json.loads(payload)
+        if "error" in event:
+            raise EngineError(f"engine reported an error: {str(event['error'])[:200]}")
+        choices = event.get("choices") or []
+        delta = str(choices[0].get("text") or "") if choices else ""
+        finish = choices[0].get("finish_reason") if choices else None
+        usage = event.get("usage")
+        counts = None
+        if isinstance(usage, dict):
+            details = usage.get("prompt_tokens_details") or {}
+            counts = (int(usage.get("prompt_tokens") or 0), int(details.get("cached_tokens") or 0))
+        # a finish reason this client does not know still ends the request
+        return delta, None if finish is None else ENGINE_FINISH.get(str(finish), "stop"), counts
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+        raise EngineError(f"engine sent an unreadable event: {payload[:120]!r}") from error

@@ -71,15 +71,27 @@ def routing_key(user: str, roots: Sequence[str]) -> str:
     return hashlib.sha256("\0".join([user, *sorted(roots)]).encode()).hexdigest()[:16]
 
 
-def connect(settings: EngineSettings, url: str, key: str | None = None) -> SGLangEngine | OpenAIEngine:
+def current_user() -> str:
+    """The user's login name, or "" where the system cannot tell."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return ""
+
+
+def connect(
+    settings: EngineSettings, url: str, key: str | None = None, *, embedded: bool = False
+) -> SGLangEngine | OpenAIEngine:
     """The client for the engine at `url` in the API `engine.api` names: SGLang's native one, or OpenAI's
-    completions. Raises EngineError as the clients do (a CA bundle that cannot be loaded)."""
-    api_key = settings.api_key or os.environ.get(API_KEY_VARIABLE) or None
+    completions. The embedded engine (our own process) gets no API key, CA bundle or workers. Raises
+    EngineError as the clients do (a CA bundle that cannot be loaded)."""
+    api_key = None if embedded else settings.api_key or os.environ.get(API_KEY_VARIABLE) or None
     keep_out(api_key)  # never logged
     timeout_s = settings.timeout_ms / 1000
+    ca_bundle = None if embedded else settings.ca_bundle
     if settings.api == "openai":
-        return OpenAIEngine(url, api_key, timeout_s, settings.ca_bundle, key, settings.model)
-    return SGLangEngine(url, api_key, timeout_s, settings.ca_bundle, key, settings.workers)
+        return OpenAIEngine(url, api_key, timeout_s, ca_bundle, key, settings.model)
+    return SGLangEngine(url, api_key, timeout_s, ca_bundle, key, () if embedded else settings.workers)
 
 
 @dataclass(slots=True, frozen=True)
@@ -148,7 +160,7 @@ class EngineHost:
         raises: a bad choice leaves the engine off with one message."""
         choice = self.choice(settings)
         self.configure(settings)
-        key = routing_key(getpass.getuser(), roots)
+        key = routing_key(current_user(), roots)
         if choice.kind == "none":
             self.off("engine disabled (--engine none): index-only features")
         elif choice.kind == "embedded":
@@ -190,9 +202,8 @@ class EngineHost:
             self.off(str(error))
             self._client.tell(str(error), "error")
             return
-        local = replace(settings, api_key=None, ca_bundle=None, workers=())  # its own process: none of these apply
         self.attach(
-            connect(local, embedded.base_url),
+            connect(settings, embedded.base_url, embedded=True),
             f"embedded cpu-tiny at {embedded.base_url} (ready in {embedded.waited_s:.0f} s)",
         )
 

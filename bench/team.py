@@ -15,7 +15,7 @@ cancel). The phase "router, abort to router only" sends the abort where the rout
 knows (sglang-router does not forward /abort_request: the worker notices the closed stream later); the
 others also tell each worker (`engine.workers`), as kimi-lsp does when configured.
 
-    python bench/team.py [--developers 8] [--keystrokes 12] [--interval-ms 300] [--file-lines 110]
+    python bench/team.py [--developers 8] [--keystrokes 12] [--interval-ms 500] [--file-lines 110]
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--developers", type=int, default=8)
     parser.add_argument("--keystrokes", type=int, default=12)
-    parser.add_argument("--interval-ms", type=int, default=300)
+    parser.add_argument("--interval-ms", type=int, default=500)
     parser.add_argument("--file-lines", type=int, default=110)
     parser.add_argument("--max-tokens", type=int, default=16)
     return asyncio.run(main_async(parser.parse_args()))

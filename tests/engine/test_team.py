@@ -18,7 +18,7 @@ from kimi_engine.launch import TINY_MODEL_DIR, free_port
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from tests.engine.test_lsp_engine import CODE, _inline, _metric, _slow_down, _status, _type
+from tests.engine.test_lsp_engine import CODE, PATIENT, _inline, _metric, _slow_down, _status, _type
 from tests.lsp.conftest import start_session
 
 pytestmark = pytest.mark.engine
@@ -70,7 +70,8 @@ async def test_team_serves_ghost_text_through_the_router_and_stops_with_nothing_
     processes = psutil.Process(team.pid).children(recursive=True)
     try:
         assert len(workers) == 2 and httpx.get(f"{router}/health", timeout=10).status_code == 200
-        settings = {"model": {"maxTokens": 16}, "engine": {"workers": workers}, "review": {"enabled": False}}
+        engine = {**PATIENT, "workers": workers}
+        settings = {"model": {"maxTokens": 16}, "engine": engine, "review": {"enabled": False}}
         client, session = await start_session(tmp_path, "visual-studio-code", settings, engine=router)
         try:
             # ghost text through the router, and the next keystroke served from the same worker's cache

@@ -8,14 +8,17 @@ seconds at the end of their file and asks for a completion of the text up to the
 left-to-right prompt), the next keystroke cancelling the request still running (kimi-lsp's supersede: the
 stream is left and the request aborted by id). The developers start staggered, so their keystrokes interleave.
 
-Per phase: median cached/prompt tokens of the answered requests (what the worker reports), p50/p95 latency of
-the answered ones, answered requests per second, and the decode tokens wasted per cancel (tokens the workers
+Per phase: median cached/prompt tokens of every request that got as far as its first token (what the worker
+reports once the prefill is done), p50/p95 latency of the answered ones, answered requests per second, and the decode tokens wasted per cancel (tokens the workers
 generated - by their `sglang:generation_tokens_total` - beyond those streamed to a developer before the
 cancel). The phase "router, abort to router only" sends the abort where the router is the only URL kimi-lsp
 knows (sglang-router does not forward /abort_request: the worker notices the closed stream later); the
 others also tell each worker (`engine.workers`), as kimi-lsp does when configured.
 
-    python bench/team.py [--developers 8] [--keystrokes 12] [--interval-ms 500] [--file-lines 110]
+    python bench/team.py [--developers 8] [--keystrokes 8] [--interval-ms 1500] [--file-lines 40] [--worker-tokens 4096]
+
+Each worker's KV cache (--worker-tokens) holds about half the developers' files, as a GPU replica's holds a
+share of a team's: all 8 files do not fit one worker, 4 do.
 """
 
 from __future__ import annotations
@@ -78,10 +81,10 @@ async def one_request(engine: SGLangEngine, phase: Phase, rid: str, prompt: str,
     try:
         async for chunk in chunks:
             tokens += 1
+            if tokens == 1 and chunk.prompt_tokens:  # the prefill is done: what the cache served is known
+                phase.ratios.append(chunk.cached_tokens / chunk.prompt_tokens)
             if chunk.finish_reason is not None:
                 finished = True
-                if chunk.prompt_tokens:
-                    phase.ratios.append(chunk.cached_tokens / chunk.prompt_tokens)
                 phase.latencies_ms.append((time.perf_counter() - started) * 1000)
                 break
     except EngineError as error:
@@ -132,7 +135,7 @@ async def run_phase(phase: Phase, workers: list[str], args: argparse.Namespace) 
 def report(phases: list[Phase], args: argparse.Namespace) -> None:
     print(
         f"\n{args.developers} developers x {args.keystrokes} keystrokes every {args.interval_ms} ms, "
-        f"2 cpu-tiny workers, max_new_tokens {args.max_tokens}\n"
+        f"2 cpu-tiny workers of {args.worker_tokens} KV tokens each, max_new_tokens {args.max_tokens}\n"
     )
     print(
         "| route | answered | median cached/prompt | p50 ms | p95 ms | answered req/s | cancels | wasted decode tokens / cancel |"
@@ -155,7 +158,14 @@ async def main_async(args: argparse.Namespace) -> int:
         print("no Python with SGLang: run `make engine`", file=sys.stderr)
         return 2
     logs = Path(tempfile.mkdtemp(prefix="kimi-team-bench-"))
-    config = EngineConfig(profile="team", port=free_port(), python=python, log_file=str(logs / "router.log"), workers=2)
+    config = EngineConfig(
+        profile="team",
+        port=free_port(),
+        python=python,
+        log_file=str(logs / "router.log"),
+        workers=2,
+        extra_args=("--max-total-tokens", str(args.worker_tokens)),
+    )
     team = Team(config)
     round_robin: EngineProcess | None = None
     try:
@@ -189,9 +199,10 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--developers", type=int, default=8)
-    parser.add_argument("--keystrokes", type=int, default=12)
-    parser.add_argument("--interval-ms", type=int, default=500)
-    parser.add_argument("--file-lines", type=int, default=110)
+    parser.add_argument("--keystrokes", type=int, default=8)
+    parser.add_argument("--interval-ms", type=int, default=1500)
+    parser.add_argument("--file-lines", type=int, default=40)
+    parser.add_argument("--worker-tokens", type=int, default=4096, help="each worker's KV cache, in tokens")
     parser.add_argument("--max-tokens", type=int, default=16)
     return asyncio.run(main_async(parser.parse_args()))
 

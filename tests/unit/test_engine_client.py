@@ -10,8 +10,8 @@ from kimi_lsp.model.client import Chunk, EngineError, GenerateRequest, parse_sse
 from kimi_lsp.model.generation import Generator, Sampling
 from kimi_lsp.model.host import EngineChoice, connect, parse_engine_choice, routing_key
 from kimi_lsp.model.openai import OpenAIEngine, parse_completion_line
-from kimi_lsp.settings import EngineSettings
 from kimi_lsp.model.scripted import ScriptedEngine, ScriptedResponse
+from kimi_lsp.settings import EngineSettings
 
 
 def test_sse_lines_from_sglang() -> None:
@@ -34,7 +34,7 @@ def test_completion_chunks_from_an_openai_compatible_server() -> None:
     no_details = {"choices": [], "usage": {"prompt_tokens": 10, "prompt_tokens_details": None}}  # llama.cpp, Ollama
     assert parse_completion_line("data: " + json.dumps(no_details)) == ("", None, (10, 0))
     assert parse_completion_line("data: [DONE]") is None and parse_completion_line("") is None
-    with pytest.raises(EngineError, match="reported an error: .*overloaded"):
+    with pytest.raises(EngineError, match=r"reported an error: .*overloaded"):
         parse_completion_line('data: {"error": {"message": "overloaded"}}')
     with pytest.raises(EngineError, match="unreadable"):
         parse_completion_line("data: <html>")

@@ -15,9 +15,9 @@ cancel). The phase "router, abort to router only" sends the abort where the rout
 knows (sglang-router does not forward /abort_request: the worker notices the closed stream later); the
 others also tell each worker (`engine.workers`), as kimi-lsp does when configured.
 
-    python bench/team.py [--developers 8] [--keystrokes 8] [--interval-ms 1500] [--file-lines 40] [--worker-tokens 4096]
+    python bench/team.py [--developers 8] [--keystrokes 6] [--interval-ms 2500] [--file-lines 80] [--worker-tokens 4096]
 
-Each worker's KV cache (--worker-tokens) holds about half the developers' files, as a GPU replica's holds a
+Each worker's KV cache (--worker-tokens) holds about half the developers' files (80 lines: about 800 tokens each), as a GPU replica's holds a
 share of a team's: all 8 files do not fit one worker, 4 do.
 """
 
@@ -199,9 +199,9 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--developers", type=int, default=8)
-    parser.add_argument("--keystrokes", type=int, default=8)
-    parser.add_argument("--interval-ms", type=int, default=1500)
-    parser.add_argument("--file-lines", type=int, default=40)
+    parser.add_argument("--keystrokes", type=int, default=6)
+    parser.add_argument("--interval-ms", type=int, default=2500)
+    parser.add_argument("--file-lines", type=int, default=80)
     parser.add_argument("--worker-tokens", type=int, default=4096, help="each worker's KV cache, in tokens")
     parser.add_argument("--max-tokens", type=int, default=16)
     return asyncio.run(main_async(parser.parse_args()))

@@ -63,27 +63,33 @@ class OpenAIEngine(HttpEngine):
         if request.json_schema is not None:
             schema = json.loads(request.json_schema)
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        if request.n > 1:
+            body["n"] = request.n
         response = await self._open("/v1/completions", body)
-        text, prompt_tokens, cached_tokens, events = "", 0, 0, 0
-        finish: FinishReason | None = None
+        texts: dict[int, str] = {}
+        finished: dict[int, FinishReason] = {}  # held until the usage that follows them has come
+        prompt_tokens, cached_tokens, events = 0, 0, 0
         try:
             async for line in response.aiter_lines():
                 event = parse_completion_line(line)
                 if event is None:
                     continue
                 events += 1
-                delta, event_finish, usage = event
+                choices, usage = event
                 if usage is not None:
                     prompt_tokens, cached_tokens = usage
-                if finish is not None:
-                    continue  # after the finishing chunk only the usage is still awaited
-                text += delta
-                finish = event_finish
-                if finish is None and delta:
-                    yield Chunk(text, None, prompt_tokens, cached_tokens)
+                for index, delta, finish in choices:
+                    if index in finished:
+                        continue
+                    texts[index] = texts.get(index, "") + delta
+                    if finish is not None:
+                        finished[index] = finish
+                    elif delta:
+                        yield Chunk(texts[index], None, prompt_tokens, cached_tokens, index)
             if not events:  # an answer, but not a stream of events (a proxy's page, another server)
                 raise EngineError(f"engine at {self.base_url} sent no events: is it an OpenAI-compatible server?")
-            yield Chunk(text, finish or "stop", prompt_tokens, cached_tokens)
+            for index in sorted(texts) or [0]:
+                yield Chunk(texts.get(index, ""), finished.get(index, "stop"), prompt_tokens, cached_tokens, index)
         except httpx.HTTPError as error:
             raise EngineError(f"engine at {self.base_url} unreachable: {type(error).__name__}: {error}") from error
         finally:
@@ -93,9 +99,12 @@ class OpenAIEngine(HttpEngine):
         """Nothing to do: the stream the consumer left was closed, and the server aborts on that."""
 
 
-def parse_completion_line(line: str) -> tuple[str, FinishReason | None, tuple[int, int] | None] | None:
-    """One line of a streamed `/v1/completions` answer -> (text delta, finish reason, (prompt tokens, cached
-    tokens) when the chunk carries usage), or None for blank lines, comments and [DONE].
+Choice = tuple[int, str, FinishReason | None]  # (sample index, text delta, finish reason)
+
+
+def parse_completion_line(line: str) -> tuple[list[Choice], tuple[int, int] | None] | None:
+    """One line of a streamed `/v1/completions` answer -> (its choices, (prompt tokens, cached tokens) when the
+    chunk carries usage), or None for blank lines, comments and [DONE].
 
     Raises EngineError on a data line that is not a completion chunk."""
     if not line.startswith("data:"):
@@ -107,15 +116,17 @@ def parse_completion_line(line: str) -> tuple[str, FinishReason | None, tuple[in
         event = json.loads(payload)
         if "error" in event:
             raise EngineError(f"engine reported an error: {str(event['error'])[:200]}")
-        choices = event.get("choices") or []
-        delta = str(choices[0].get("text") or "") if choices else ""
-        finish = choices[0].get("finish_reason") if choices else None
+        choices: list[Choice] = []
+        for choice in event.get("choices") or []:
+            finish = choice.get("finish_reason")
+            # a finish reason this client does not know still ends the request
+            reason = None if finish is None else ENGINE_FINISH.get(str(finish), "stop")
+            choices.append((int(choice.get("index") or 0), str(choice.get("text") or ""), reason))
         usage = event.get("usage")
         counts = None
         if isinstance(usage, dict):
             details = usage.get("prompt_tokens_details") or {}
             counts = (int(usage.get("prompt_tokens") or 0), int(details.get("cached_tokens") or 0))
-        # a finish reason this client does not know still ends the request
-        return delta, None if finish is None else ENGINE_FINISH.get(str(finish), "stop"), counts
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+        return choices, counts
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise EngineError(f"engine sent an unreadable event: {payload[:120]!r}") from error

@@ -26,13 +26,13 @@ def test_sse_lines_from_sglang() -> None:
 
 def test_completion_chunks_from_an_openai_compatible_server() -> None:
     chunk = {"choices": [{"index": 0, "text": "ret", "finish_reason": None}]}
-    assert parse_completion_line("data: " + json.dumps(chunk)) == ("ret", None, None)
-    last = {"choices": [{"index": 0, "text": "", "finish_reason": "length"}]}
-    assert parse_completion_line("data: " + json.dumps(last)) == ("", "length", None)
+    assert parse_completion_line("data: " + json.dumps(chunk)) == ([(0, "ret", None)], None)
+    last = {"choices": [{"index": 1, "text": "", "finish_reason": "length"}]}  # the second of n samples
+    assert parse_completion_line("data: " + json.dumps(last)) == ([(1, "", "length")], None)
     usage = {"choices": [], "usage": {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 8}}}
-    assert parse_completion_line("data: " + json.dumps(usage)) == ("", None, (10, 8))
+    assert parse_completion_line("data: " + json.dumps(usage)) == ([], (10, 8))
     no_details = {"choices": [], "usage": {"prompt_tokens": 10, "prompt_tokens_details": None}}  # llama.cpp, Ollama
-    assert parse_completion_line("data: " + json.dumps(no_details)) == ("", None, (10, 0))
+    assert parse_completion_line("data: " + json.dumps(no_details)) == ([], (10, 0))
     assert parse_completion_line("data: [DONE]") is None and parse_completion_line("") is None
     with pytest.raises(EngineError, match=r"reported an error: .*overloaded"):
         parse_completion_line('data: {"error": {"message": "overloaded"}}')

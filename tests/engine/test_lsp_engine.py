@@ -18,6 +18,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcRequestCancelled
 
 from kimi_lsp.model.client import GenerateRequest, SGLangEngine
+from kimi_lsp.model.openai import OpenAIEngine
 from tests.lsp.conftest import Session, start_session
 
 pytestmark = pytest.mark.engine
@@ -164,11 +165,14 @@ async def test_engine_killed_mid_stream_then_restarted(tmp_path: Path, engine_py
         engine.stop()
 
 
-async def test_several_suggestions_from_one_parallel_sampling_request(sglang_engine: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("api", APIS)
+async def test_several_suggestions_from_one_parallel_sampling_request(
+    sglang_engine: str, tmp_path: Path, api: str
+) -> None:
     """SGLang's parallel sampling (n > 1) streams each sample's chunks told apart by index, every one to its
     end; through the LSP an invoked request gets distinct items at the cursor, and the samples' prompt came
     from the prefix cache the suggestion itself filled."""
-    engine = SGLangEngine(sglang_engine)
+    engine = SGLangEngine(sglang_engine) if api == "native" else OpenAIEngine(sglang_engine)
     try:
         ended: dict[int, str] = {}
         async for chunk in engine.stream(GenerateRequest("kimi-test-samples", "def add(a, b):\n", 12, 0.8, n=3)):
@@ -178,7 +182,10 @@ async def test_several_suggestions_from_one_parallel_sampling_request(sglang_eng
     finally:
         await engine.close()
     client, session = await start_session(
-        tmp_path, "neovim", {"model": {"maxTokens": 16, "suggestions": 3}, "engine": PATIENT}, engine=sglang_engine
+        tmp_path,
+        "neovim",
+        {"model": {"maxTokens": 16, "suggestions": 3}, "engine": {**PATIENT, "api": api}},
+        engine=sglang_engine,
     )
     try:
         text = CODE + "def helper_30(value):\n    return value * 3"

@@ -5,8 +5,8 @@ Owns speaking the completions API that SGLang, vLLM, llama.cpp's server and Olla
 prompt path), chunks made cumulative, the finish reason, and the cached tokens read from the usage the server
 reports (`usage.prompt_tokens_details.cached_tokens`: SGLang with `--enable-cache-report`, vLLM with
 `--enable-prompt-tokens-details`; 0 where a server reports none), and several samples (`n`) told apart by their
-choice index. The usage comes in a last chunk after the
-finishing one (`stream_options.include_usage`), so the finishing chunk is held until the stream ends.
+choice index. The usage comes in a last chunk after the finishing ones (`stream_options.include_usage`), so
+the finishing chunks are held until the stream ends.
 
 Cancelling is closing the stream: the API has no abort by request id, and SGLang (like vLLM) aborts a request
 whose client went away. A stream the consumer left is therefore closed at once, never drained, and `abort` has

@@ -81,7 +81,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, code_actions.code_actions, code_actions.OPTIONS),
     Feature(lsp.CODE_ACTION_RESOLVE, code_actions.resolve_code_action),
 )
-COMMANDS: dict[str, Callable[..., Any]] = {"kimi.status": commands.status, "kimi.reindex": commands.reindex}
+COMMANDS: dict[str, Callable[..., Any]] = {
+    "kimi.status": commands.status,
+    "kimi.reindex": commands.reindex,
+    "kimi.explain": commands.explain,
+    "kimi.rewrite": commands.rewrite,
+}
 _SEVERITIES = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning, "info": lsp.MessageType.Info}
 
 

@@ -1,5 +1,6 @@
 """Code actions: "Fix syntax error with Kimi" for each syntax error, resolved lazily via codeAction/resolve;
-the review's "Apply suggested fix" and "Add docstring / doc comment" (features/review.py) beside it.
+the review's "Apply suggested fix" and "Add docstring / doc comment" (features/review.py), "Generate unit tests"
+and "Explain this code" (features/assist.py) beside it. Every resolve shows work-done progress when slow.
 
 Listing actions is instant (no model call). Resolving one asks the model, through the pipeline like every
 other request, to rewrite the erroneous lines as a fill-in-the-middle over the rest of the file; the edit is
@@ -23,14 +24,15 @@ from ..convert import SOURCE, line_range
 from ..index.documents import uri_to_path
 from ..snapshot import DocumentSnapshot, line_starts
 from ..syntax import count_errors, syntax_problems
-from . import diagnostics, review
+from . import assist, diagnostics, review
 
 if TYPE_CHECKING:
     from ..server import KimiLanguageServer
 
 TITLE = "Fix syntax error with Kimi"
 OPTIONS = lsp.CodeActionOptions(
-    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite], resolve_provider=True
+    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Refactor, lsp.CodeActionKind.RefactorRewrite],
+    resolve_provider=True,
 )
 
 
@@ -50,7 +52,8 @@ def editable(uri: str, roots: Sequence[str]) -> bool:
     return any(path.startswith(os.path.join(os.path.realpath(root), "")) for root in roots)
 
 
-def _roots(ls: KimiLanguageServer) -> Sequence[str]:
+def roots(ls: KimiLanguageServer) -> Sequence[str]:
+    """The workspace folders (none before initialize)."""
     return ls.index.roots if ls.index is not None else ()
 
 
@@ -58,7 +61,7 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
     if not ls.settings.features.code_actions or ls.engines.generator is None:
         return None
     uri = params.text_document.uri
-    if not editable(uri, _roots(ls)):
+    if not editable(uri, roots(ls)):
         return None
     ours = [d for d in params.context.diagnostics if d.source == SOURCE]
     if not params.context.diagnostics:  # some clients (Vim ALE) send none: compute them for the range
@@ -72,17 +75,27 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
             data={"uri": uri, "version": version, "first": d.range.start.line, "last": d.range.end.line},
         )
         for d in ours
-    ] + review.actions(ls, uri, params.range, params.context.only)
+    ] + review.of_kinds(
+        review.actions(ls, uri, params.range) + assist.actions(ls, uri, params.range), params.context.only
+    )
 
 
 async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) -> lsp.CodeAction:
+    """The action with its edit, computed now; shown as work-done progress when the model is slow, and
+    cancelled (the model's request too) by $/cancelRequest."""
+    return await assist.slowly(ls, f"Kimi: {action.title}", _resolve(ls, action))
+
+
+async def _resolve(ls: KimiLanguageServer, action: lsp.CodeAction) -> lsp.CodeAction:
     data: Any = action.data
+    if isinstance(data, dict) and data.get("kimi") == assist.TESTS:
+        return await assist.resolve_tests(ls, action) if editable(str(data.get("uri")), roots(ls)) else action
     if isinstance(data, dict) and data.get("kimi") in (review.FIX, review.DOC):
-        return await review.resolve(ls, action) if editable(str(data.get("uri")), _roots(ls)) else action
+        return await review.resolve(ls, action) if editable(str(data.get("uri")), roots(ls)) else action
     if action.title != TITLE or not isinstance(data, dict) or ls.engines.generator is None:
         return action
     uri = str(data["uri"])  # the document the action was listed for: the only one its edit may touch
-    if not editable(uri, _roots(ls)):
+    if not editable(uri, roots(ls)):
         return action
     document = ls.document(uri)
     text = document.source

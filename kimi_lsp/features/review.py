@@ -180,16 +180,12 @@ def _overlaps(first: int, last: int, selection: lsp.Range) -> bool:
     return first <= selection.end.line and last >= selection.start.line
 
 
-def actions(
-    ls: KimiLanguageServer, uri: str, selection: lsp.Range, only: Sequence[str] | None = None
-) -> list[lsp.CodeAction]:
-    """The review's actions for `selection` (instant: no model call), from the findings and the outline now,
-    whatever diagnostics the client sent; of the kinds in `only` (the client's filter) when given."""
-    out = _actions(ls, uri, selection)
-    if only:
-        wanted = [_kind(kind) for kind in only]
-        out = [a for a in out if any(_kind(a.kind) == k or _kind(a.kind).startswith(f"{k}.") for k in wanted)]
-    return out
+def of_kinds(actions: list[lsp.CodeAction], only: Sequence[str] | None) -> list[lsp.CodeAction]:
+    """The actions of the kinds in `only` (the client's filter; a kind takes its sub-kinds), all when none."""
+    if not only:
+        return actions
+    wanted = [_kind(kind) for kind in only]
+    return [a for a in actions if any(_kind(a.kind) == k or _kind(a.kind).startswith(f"{k}.") for k in wanted)]
 
 
 def _kind(kind: object) -> str:
@@ -198,7 +194,9 @@ def _kind(kind: object) -> str:
     return str(value)
 
 
-def _actions(ls: KimiLanguageServer, uri: str, selection: lsp.Range) -> list[lsp.CodeAction]:
+def actions(ls: KimiLanguageServer, uri: str, selection: lsp.Range) -> list[lsp.CodeAction]:
+    """The review's actions for `selection` (instant: no model call), from the findings and the outline now,
+    whatever diagnostics the client sent."""
     version, found = findings(ls, uri)
     out: list[lsp.CodeAction] = []
     if found:

@@ -274,12 +274,14 @@ async def test_secret_ignored_and_excluded_files_get_no_review_request(session: 
     assert request["prompt"].startswith("<|file_sep|>calc.py")
 
 
-async def _actions(session: Session, uri: str, selection: lsp.Range) -> list[lsp.CodeAction]:
+async def _actions(
+    session: Session, uri: str, selection: lsp.Range, only: list[str] | None = None
+) -> list[lsp.CodeAction]:
     actions = await session.client.text_document_code_action_async(
         lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             range=selection,
-            context=lsp.CodeActionContext(diagnostics=[]),  # none sent: computed from the range
+            context=lsp.CodeActionContext(diagnostics=[], only=only),  # none sent: computed from the range
         )
     )
     assert actions is not None
@@ -292,6 +294,7 @@ async def test_apply_suggested_fix_replaces_the_finding_lines(session: Session) 
     assert [(a.title, a.kind) for a in actions] == [
         ("Apply suggested fix: s is overwritten: the sum is lost", lsp.CodeActionKind.QuickFix),
         ("Add docstring with Kimi", lsp.CodeActionKind.RefactorRewrite),
+        ("Generate unit tests with Kimi", lsp.CodeActionKind.Refactor),
     ]
     assert all(action.edit is None for action in actions)  # resolved lazily
     resolved = await session.client.code_action_resolve_async(actions[0])
@@ -304,7 +307,7 @@ async def test_apply_suggested_fix_replaces_the_finding_lines(session: Session) 
 
 async def test_a_fix_for_an_older_version_is_refused(session: Session) -> None:
     uri = await _buggy(session)
-    (fix, _) = await _actions(session, uri, lsp.Range(start=_pos(3, 0), end=_pos(3, 0)))
+    (fix, _, _) = await _actions(session, uri, lsp.Range(start=_pos(3, 0), end=_pos(3, 0)))
     _change(session, uri, 3, 0, 0, "import os\n")
     resolved = await session.client.code_action_resolve_async(fix)
     assert resolved.edit is None
@@ -313,7 +316,7 @@ async def test_a_fix_for_an_older_version_is_refused(session: Session) -> None:
 
 async def test_add_docstring_under_the_def_line(session: Session) -> None:
     uri = session.open("calc.py", OPENED)
-    (action,) = await _actions(session, uri, lsp.Range(start=_pos(1, 4), end=_pos(2, 4)))
+    (action,) = await _actions(session, uri, lsp.Range(start=_pos(1, 4), end=_pos(2, 4)), ["refactor.rewrite"])
     assert action.title == "Add docstring with Kimi"
     assert session.records("request") == []  # listing asks no model
     resolved = await session.client.code_action_resolve_async(action)
@@ -338,7 +341,7 @@ async def test_crlf_lines_fix_and_doc_comment(session: Session) -> None:
     ]
 
     js = session.open("add.js", "const x = 1;\r\nexport function add(a, b) {\r\n  return a + b;\r\n}\r\n", "javascript")
-    (action,) = await _actions(session, js, lsp.Range(start=_pos(2, 2), end=_pos(2, 2)))
+    (action,) = await _actions(session, js, lsp.Range(start=_pos(2, 2), end=_pos(2, 2)), ["refactor.rewrite"])
     assert action.title == "Add doc comment with Kimi"
     resolved = await session.client.code_action_resolve_async(action)
     assert resolved.edit is not None

@@ -75,6 +75,17 @@ async function stop(output: vscode.LogOutputChannel): Promise<void> {
   }
 }
 
+/** Run a server command on the active editor's selection (its whole lines), with `extra` arguments after it. */
+async function onSelection(command: string, extra: unknown[]): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (client === undefined || editor === undefined) {
+    return;
+  }
+  const uri = client.code2ProtocolConverter.asUri(editor.document.uri);
+  const range = client.code2ProtocolConverter.asRange(editor.selection);
+  await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [uri, range, ...extra] });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Kimi LSP', { log: true });
   const status = new StatusItem();
@@ -114,6 +125,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     vscode.window.onDidChangeActiveTextEditor(() => status.render()),
+    // The server shows the explanation (window/showMessage) and applies the rewrite (workspace/applyEdit);
+    // the client registers the server's own kimi.explain and kimi.rewrite, so these have names of their own.
+    vscode.commands.registerCommand('kimi.explainSelection', async () => {
+      await onSelection('kimi.explain', []);
+    }),
+    vscode.commands.registerCommand('kimi.rewriteSelection', async () => {
+      const instruction = await vscode.window.showInputBox({
+        prompt: 'Rewrite the selected lines with Kimi',
+        placeHolder: 'e.g. use a list comprehension',
+      });
+      if (instruction) {
+        await onSelection('kimi.rewrite', [instruction]);
+      }
+    }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration('kimi')) {
         return;

@@ -63,8 +63,8 @@ local function on_attach(client, bufnr)
   end
 end
 
-function M.clients()
-  return vim.lsp.get_clients({ name = 'kimi' })
+function M.clients(filter)
+  return vim.lsp.get_clients(vim.tbl_extend('force', filter or {}, { name = 'kimi' }))
 end
 
 --- One line for a statusline: `kimi: ready 42ms cache 87%`.
@@ -111,6 +111,45 @@ function M.reindex()
   end
 end
 
+--- The lines first..last (1-based, inclusive) as an LSP range: whole lines, so no column encoding is involved.
+local function lines_range(first, last)
+  return { start = { line = first - 1, character = 0 }, ['end'] = { line = last, character = 0 } }
+end
+
+--- Run a kimi-lsp command on lines first..last of the current buffer. The server shows what it has to say
+--- (window/showMessage) and applies edits itself (workspace/applyEdit).
+local function on_lines(command, first, last, extra)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local clients = M.clients({ bufnr = bufnr })
+  if #clients == 0 then
+    vim.notify('kimi: not attached to this buffer', vim.log.levels.WARN)
+    return
+  end
+  local arguments = { vim.uri_from_bufnr(bufnr), lines_range(first, last) }
+  if extra ~= nil then
+    table.insert(arguments, extra)
+  end
+  clients[1]:request('workspace/executeCommand', { command = command, arguments = arguments }, function(err)
+    if err then
+      vim.notify('kimi: ' .. command .. ' failed: ' .. err.message, vim.log.levels.ERROR)
+    end
+  end, bufnr)
+end
+
+--- Explain lines first..last (:KimiExplain over a range): the explanation is shown as a message.
+function M.explain(first, last)
+  on_lines('kimi.explain', first, last)
+end
+
+--- Rewrite lines first..last as the instruction asked with vim.ui.input says (:KimiRewrite over a range).
+function M.rewrite(first, last)
+  vim.ui.input({ prompt = 'Rewrite with Kimi: ' }, function(instruction)
+    if instruction ~= nil and instruction ~= '' then
+      on_lines('kimi.rewrite', first, last, instruction)
+    end
+  end)
+end
+
 function M.restart()
   vim.lsp.enable('kimi', false)
   for _, client in ipairs(M.clients()) do
@@ -137,6 +176,11 @@ local function create_commands()
     vim.api.nvim_create_user_command(name, function()
       fn()
     end, { desc = 'kimi-lsp' })
+  end
+  for name, fn in pairs({ KimiExplain = M.explain, KimiRewrite = M.rewrite }) do
+    vim.api.nvim_create_user_command(name, function(args)
+      fn(args.line1, args.line2)
+    end, { desc = 'kimi-lsp', range = true })
   end
 end
 

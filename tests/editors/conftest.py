@@ -48,6 +48,14 @@ def broken(x:
 BROKEN_LINE = "def broken(x:"
 FIXED_LINE = "def broken(x):"
 FIX_HOLE = 'return "hello " + name\n\n'
+REVIEW_FINDING = {
+    "startLine": 2,
+    "endLine": 2,
+    "severity": "warning",
+    "message": "add subtracts",
+    "replacement": "    return a + b",
+    "confidence": 0.9,
+}
 
 
 def require(*paths: Path) -> None:
@@ -88,6 +96,13 @@ def default_responses() -> list[dict[str, object]]:
         {"ends_with": "greeting = gr", "text": 'eet("kimi")'},
         # Quick fix: the broken lines become the hole, right after greet()'s body.
         {"ends_with": FIX_HOLE, "text": "\ndef broken(x):\n"},
+        # Review of add() once its body subtracts: one finding with its fix (REVIEW_FINDING).
+        {"contains": "    2 |     return a - b\n", "text": json.dumps({"findings": [REVIEW_FINDING]})},
+        {"contains": "# Explanation of lines 1-2 above", "text": " Adds a and b.\n"},
+        {
+            "contains": "# Lines 1-2 above rewritten (name the sum)",
+            "text": "def add(a, b):\n    total = a + b\n    return total\n",
+        },
     ]
 
 

@@ -130,6 +130,38 @@ def test_neovim_011_completion_diagnostics_code_action(nvim_for) -> None:
     wait_for(lambda: line(nvim, len(nvim.current.buffer)).startswith("total = greet"), 10, "the accepted item")
 
 
+def kimi_findings(nvim) -> list[dict[str, object]]:
+    return [d for d in nvim.exec_lua("return vim.diagnostic.get(0)") if d.get("source") == "kimi"]
+
+
+def test_neovim_011_review_fix_explain_rewrite(nvim_for) -> None:
+    """A review finding after :write, its "Apply suggested fix", :KimiExplain's message and :KimiRewrite's edit
+    (the instruction from vim.ui.input)."""
+    nvim = nvim_for(NVIM_011)
+    wait_for(lambda: nvim.exec_lua("return vim.diagnostic.get(0)"), 30, "the syntax diagnostics")
+    nvim.current.buffer[1] = "    return a - b"
+    nvim.command("write")
+    (finding,) = wait_for(lambda: kimi_findings(nvim), 30, "the review finding")
+    assert (finding["message"], finding["lnum"], finding["code"]) == ("add subtracts", 1, "review")
+
+    nvim.current.window.cursor = (2, 4)
+    nvim.exec_lua("""vim.lsp.buf.code_action({ apply = true,
+        filter = function(a) return a.title == 'Apply suggested fix: add subtracts' end })""")
+    wait_for(lambda: line(nvim, 2) == "    return a + b", 30, "the suggested fix to be applied")
+    wait_for(lambda: not kimi_findings(nvim), 30, "the finding to clear")
+
+    nvim.command("1,2KimiExplain")
+    wait_for(lambda: "Kimi: lines 1-2: Adds a and b." in nvim.command_output("messages"), 30, "the explanation")
+
+    nvim.exec_lua("vim.ui.input = function(opts, on_confirm) on_confirm('name the sum') end")
+    nvim.command("1,2KimiRewrite")
+    wait_for(
+        lambda: nvim.current.buffer[:3] == ["def add(a, b):", "    total = a + b", "    return total"],
+        30,
+        "the rewrite",
+    )
+
+
 def test_neovim_012_inline_completion(nvim_for) -> None:
     nvim = nvim_for(NVIM_012)
     assert nvim.exec_lua("return vim.version().minor") == 12

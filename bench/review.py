@@ -1,7 +1,7 @@
 """Model review latency per function against the embedded engine (a real SGLang server on the CPU), and the
 engine requests that saving an unchanged file again costs (target: 0).
 
-Each Python file of the demo workspace is opened empty and then given its text, so every function in it is new
+Each Python file of the demo workspace (and two of kimi-lsp's own modules, copied in) is opened empty and then given its text, so every function in it is new
 to the review, and saved: the review asks the engine once per function, one after the other, and pushes the
 diagnostics after each. A function's latency is the time from the save (the first function) or the previous
 publication to its publication. Then every file is saved again unchanged, and the engine requests that caused
@@ -26,7 +26,9 @@ from typing import Any
 from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
-WORKSPACE = Path(__file__).resolve().parents[1] / "kimi_lsp" / "demo" / "workspace"
+REPO = Path(__file__).resolve().parents[1]
+WORKSPACE = REPO / "kimi_lsp" / "demo" / "workspace"
+EXTRA = ("kimi_lsp/selection.py", "kimi_lsp/testgen.py")  # copied in beside it
 SETTLE_S = 2.0  # no new engine request this long after the last publication: the review is over
 
 
@@ -54,6 +56,8 @@ async def main(engine: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "workspace"
         shutil.copytree(WORKSPACE, root)
+        for name in EXTRA:
+            shutil.copy(REPO / name, root / Path(name).name)
         client = LanguageClient("bench", "0")
         published: dict[str, list[float]] = {}
 

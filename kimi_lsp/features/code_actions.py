@@ -67,7 +67,7 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
     if not params.context.diagnostics:  # some clients (Vim ALE) send none: compute them for the range
         ours = [d for d in diagnostics.compute(ls, uri)[1] if d.source == SOURCE and _overlaps(d, params.range)]
     version = ls.document(uri).version or 0
-    return [
+    fixes = [
         lsp.CodeAction(
             title=TITLE,
             kind=lsp.CodeActionKind.QuickFix,
@@ -75,9 +75,9 @@ def code_actions(ls: KimiLanguageServer, params: lsp.CodeActionParams) -> list[l
             data={"uri": uri, "version": version, "first": d.range.start.line, "last": d.range.end.line},
         )
         for d in ours
-    ] + review.of_kinds(
-        review.actions(ls, uri, params.range) + assist.actions(ls, uri, params.range), params.context.only
-    )
+    ]
+    listed = fixes + review.actions(ls, uri, params.range) + assist.actions(ls, uri, params.range)
+    return review.of_kinds(listed, params.context.only)
 
 
 async def resolve_code_action(ls: KimiLanguageServer, action: lsp.CodeAction) -> lsp.CodeAction:

@@ -148,7 +148,7 @@ async def test_quick_fix_resolves_into_an_edit(session: Session) -> None:
         lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             range=diagnostic.range,
-            context=lsp.CodeActionContext(diagnostics=[diagnostic]),
+            context=lsp.CodeActionContext(diagnostics=[diagnostic], only=[lsp.CodeActionKind.QuickFix]),
         )
     )
     assert actions is not None and len(actions) == 1

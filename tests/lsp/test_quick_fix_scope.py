@@ -45,7 +45,7 @@ async def test_the_edit_targets_only_the_document_asked_for(tmp_path: Path, clie
             lsp.CodeActionParams(
                 text_document=lsp.TextDocumentIdentifier(uri=uri),
                 range=diagnostics[0].range,
-                context=lsp.CodeActionContext(diagnostics=diagnostics),
+                context=lsp.CodeActionContext(diagnostics=diagnostics, only=[lsp.CodeActionKind.QuickFix]),
             )
         )
         assert actions is not None and len(actions) == 1 and isinstance(actions[0], lsp.CodeAction)

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 # cancel the last request on every keystroke, before they send the next one
 ORPHAN_GRACE_S = 0.25
 NEARBY_CHARS = 4096  # of the document on each side of the cursor, for post-processing a reused prediction
+MIN_PROMPT_TOKENS = 256  # a prompt keeps at least this much, whatever the answer reserves
 SAMPLE_TEMPERATURE = 0.8  # at least, for alternatives: greedy samples would all equal the suggestion
 SAMPLES_PER_SLOT = 2  # samples asked for per alternative wanted: duplicates vote, and the slots still fill
 
@@ -140,7 +141,7 @@ class Pipeline:
         if served or self._newest.get(key) != number:
             return self._answer(key, number, snapshot, mode, generator, reused)
         template = template_for(settings.model.profile)
-        prompt = self._prompt(snapshot, settings, template, index)
+        prompt = self._prompt(snapshot, settings, template, index, max(max_new, settings.model.max_tokens))
         if prompt is None:
             return None
         tail = prompt.tail
@@ -176,7 +177,7 @@ class Pipeline:
         supersedes this one, or the document moved past the snapshot's version. Raises CancelledError if
         cancelled (the engine request is aborted)."""
         template = template_for(settings.model.profile)
-        prompt = self._prompt(snapshot, settings, template, index)
+        prompt = self._prompt(snapshot, settings, template, index, settings.model.max_tokens)
         generator = self.engines.usable()
         if prompt is None or generator is None or count < 1:
             return ()
@@ -266,7 +267,8 @@ class Pipeline:
         """The model's text for a hole of `lines` whole lines at the cursor (ending in a newline), or None.
         A model that continues the prefix has no end of its own: it gets as many lines as the hole had."""
         template = template_for(settings.model.profile)
-        prompt = self._prompt(hole, settings, template, index)
+        max_new = max(32, original_chars // 2)
+        prompt = self._prompt(hole, settings, template, index, max_new)
         if prompt is None:
             return None
 
@@ -276,7 +278,7 @@ class Pipeline:
         def enough(text: str) -> int | None:
             return healing.stop_at(text, prompt.tail, after_lines) if template.left_to_right else None
 
-        sampling = Sampling(max(32, original_chars // 2), 0.0, template.stop)
+        sampling = Sampling(max_new, 0.0, template.stop)
         result = await self._generate(f"{hole.uri}#fix", prompt, sampling, 0.0, enough)
         text = healing.unheal(result.text, prompt.tail) if result is not None else None
         if text is None or not text.strip():
@@ -305,28 +307,36 @@ class Pipeline:
         a newer request for `key` supersedes this one. Raises CancelledError if cancelled (the engine request
         is aborted)."""
         template = template_for(settings.model.profile)
-        prompt = self._prompt(snapshot, settings, template, index)
+        task = scrub_text(task)
+        reserve = max_tokens + counter_for(settings.model.profile).count(task)
+        prompt = self._prompt(snapshot, settings, template, index, reserve)
         if prompt is None:
             return None
-        asked = replace(prompt, text=prompt.text + scrub_text(task))
+        asked = replace(prompt, text=prompt.text + task)
         sampling = Sampling(max_tokens, 0.0, template.stop + stop, json_schema)
         result = await self._generate(key, asked, sampling, 0.0, lambda text: None)
         return result.text if result is not None and result.finish_reason != "abort" else None
 
     def _prompt(
-        self, snapshot: DocumentSnapshot, settings: Settings, template: Template, index: WorkspaceIndex | None
+        self,
+        snapshot: DocumentSnapshot,
+        settings: Settings,
+        template: Template,
+        index: WorkspaceIndex | None,
+        reserve: int,
     ) -> Prompt | None:
         """The prompt for `snapshot`, or None when it must not reach a model: no engine, or a secret file, or one
         the ignore rules exclude (.gitignore, .kimiignore, the exclude setting), or a cursor inside a credential
-        (the two halves would be scrubbed apart, and might each pass)."""
+        (the two halves would be scrubbed apart, and might each pass). `context.promptTokens` is the model's
+        window, which the prompt shares with what comes after it: `reserve` tokens (the answer's max_new_tokens,
+        and a task's instruction) are kept free, so the engine never refuses a request as too long."""
         path = uri_to_path(snapshot.uri)
         if self.engines.usable() is None or withheld(index, path):
             return None
         if secret_at(snapshot.text, snapshot.offset):
             return None
-        budget = Budget(
-            settings.context.prompt_tokens, min(settings.context.cross_file_tokens, settings.context.prompt_tokens // 2)
-        )
+        prompt_tokens = max(MIN_PROMPT_TOKENS, settings.context.prompt_tokens - reserve)
+        budget = Budget(prompt_tokens, min(settings.context.cross_file_tokens, prompt_tokens // 2))
         counter = counter_for(settings.model.profile)
         language = spec.name if (spec := spec_for_path(path)) is not None else ""
         return context.build(

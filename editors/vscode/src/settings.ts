@@ -5,7 +5,15 @@ import { Executable } from 'vscode-languageclient/node';
 
 /** The settings tree of the language server (initializationOptions / didChangeConfiguration). */
 export interface ServerSettings {
-  engine: { url: string | null; apiKey: string | null; timeoutMs: number; caBundle: string | null };
+  engine: {
+    url: string | null;
+    api: string;
+    model: string | null;
+    workers: string[];
+    apiKey: string | null;
+    timeoutMs: number;
+    caBundle: string | null;
+  };
   model: { profile: string; maxTokens: number; temperature: number; suggestions: number };
   debounceMs: number;
   features: { inlineCompletion: boolean; completion: boolean; diagnostics: boolean; codeActions: boolean };
@@ -20,6 +28,9 @@ export function serverSettings(
   return {
     engine: {
       url: cfg.get<string | null>('engine.url', null),
+      api: cfg.get<string>('engine.api', 'native'),
+      model: cfg.get<string | null>('engine.model', null),
+      workers: cfg.get<string[]>('engine.workers', []),
       apiKey,
       timeoutMs: cfg.get<number>('engine.timeoutMs', 10000),
       caBundle: cfg.get<string | null>('engine.caBundle', null),

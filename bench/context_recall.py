@@ -76,13 +76,14 @@ def single_top_level(outline: Outline) -> dict[str, int]:
 
 @functools.cache
 def _lines(path: str) -> list[str]:
-    return Path(path).read_text("utf-8", "replace").splitlines()
+    """The file's lines as the outline's rows count them: ended by "\n" alone (tree-sitter's rows; a form feed
+    or a lone "\r" does not end a line there, as it would for str.splitlines)."""
+    return Path(path).read_text("utf-8", "replace").split("\n")
 
 
 def candidates_in(index: WorkspaceIndex, path: str, outlines: dict[str, Outline | None]) -> Iterator[Sample]:
     """Every (line, imported name) of `path` worth hiding. `outlines`: a memo of decoded outlines."""
-    text = Path(path).read_text("utf-8", "replace")
-    lines = text.splitlines()
+    lines = _lines(path)
     imports = index.imports_of(path)
     import_lines = {r.ref.line for r in imports}
     defined: dict[str, tuple[str, int]] = {}
@@ -127,7 +128,7 @@ def stratified(per_file: dict[str, list[Sample]], count: int, seed: int) -> list
 
 def hidden(sample: Sample) -> tuple[str, int]:
     """The file's text with the sample's line emptied (its indentation kept) and the cursor column."""
-    lines = Path(sample.path).read_text("utf-8", "replace").split("\n")
+    lines = _lines(sample.path)
     indent = lines[sample.line][: len(lines[sample.line]) - len(lines[sample.line].lstrip())]
     lines[sample.line] = indent
     return "\n".join(lines), len(indent)

@@ -249,14 +249,26 @@ class SGLangEngine(HttpEngine):
         await super().close()
 
 
+def sse_payload(line: str) -> str | None:
+    """The payload of a server-sent event's data line, or None for blank lines, comments and [DONE]."""
+    if not line.startswith("data:"):
+        return None
+    payload = line[5:].strip()
+    return None if payload == "[DONE]" else payload
+
+
+def finish_reason(raw: object) -> FinishReason | None:
+    """An engine's finish reason as this client's: None while the request runs; one it does not know still
+    ends the request."""
+    return None if raw is None else ENGINE_FINISH.get(str(raw), "stop")
+
+
 def parse_sse_line(line: str) -> Chunk | None:
     """One line of SGLang's server-sent events -> a Chunk, or None for blank lines, comments and [DONE].
 
     Raises EngineError on a data line that is not the JSON object SGLang sends."""
-    if not line.startswith("data:"):
-        return None
-    payload = line[5:].strip()
-    if payload == "[DONE]":
+    payload = sse_payload(line)
+    if payload is None:
         return None
     try:
         event = json.loads(payload)
@@ -265,8 +277,7 @@ def parse_sse_line(line: str) -> Chunk | None:
         finish_type = finish.get("type") if isinstance(finish, dict) else finish
         return Chunk(
             text=str(event["text"]),
-            # a finish type this client does not know still ends the request
-            finish_reason=None if finish_type is None else ENGINE_FINISH.get(str(finish_type), "stop"),
+            finish_reason=finish_reason(finish_type),
             prompt_tokens=int(meta.get("prompt_tokens") or 0),
             cached_tokens=int(meta.get("cached_tokens") or 0),
             index=int(event.get("index") or 0),

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator
 
 import httpx
 
-from .client import ENGINE_FINISH, Chunk, EngineError, FinishReason, GenerateRequest, HttpEngine
+from .client import Chunk, EngineError, FinishReason, GenerateRequest, HttpEngine, finish_reason, sse_payload
 
 
 class OpenAIEngine(HttpEngine):
@@ -108,10 +108,8 @@ def parse_completion_line(line: str) -> tuple[list[Choice], tuple[int, int] | No
     chunk carries usage), or None for blank lines, comments and [DONE].
 
     Raises EngineError on a data line that is not a completion chunk."""
-    if not line.startswith("data:"):
-        return None
-    payload = line[5:].strip()
-    if payload == "[DONE]":
+    payload = sse_payload(line)
+    if payload is None:
         return None
     try:
         event = json.loads(payload)
@@ -119,9 +117,7 @@ def parse_completion_line(line: str) -> tuple[list[Choice], tuple[int, int] | No
             raise EngineError(f"engine reported an error: {str(event['error'])[:200]}")
         choices: list[Choice] = []
         for choice in event.get("choices") or []:
-            finish = choice.get("finish_reason")
-            # a finish reason this client does not know still ends the request
-            reason = None if finish is None else ENGINE_FINISH.get(str(finish), "stop")
+            reason = finish_reason(choice.get("finish_reason"))
             choices.append((int(choice.get("index") or 0), str(choice.get("text") or ""), reason))
         usage = event.get("usage")
         counts = None
